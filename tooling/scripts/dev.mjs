@@ -1,0 +1,64 @@
+#!/usr/bin/env node
+// The project's one entry point for people and CI: `npm run demo`, `npm test`, `npm run bench`.
+// It needs only Node 20 and npm: it installs the pinned pnpm (from package.json's packageManager)
+// through npx, installs the workspace, provisions what the tests need and builds, then runs the task.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const [task = 'test', ...args] = process.argv.slice(2);
+const pnpmVersion = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).packageManager.split('@')[1];
+const bin = join(root, 'node_modules', '.bin');
+const env = { ...process.env, PATH: `${bin}:${process.env.PATH ?? ''}` };
+
+function step(title, command, commandArgs, options = {}) {
+  console.log(`\n▶ ${title}`);
+  const result = spawnSync(command, commandArgs, { cwd: root, env, stdio: 'inherit', ...options });
+  if (result.error) {
+    console.error(`✖ ${title}: ${result.error.message}`);
+    process.exit(1);
+  }
+  if (result.status !== 0) {
+    console.error(`✖ ${title} failed (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function installIsCurrent() {
+  const marker = join(root, 'node_modules', '.modules.yaml');
+  if (!existsSync(marker) || !existsSync(join(bin, 'pnpm'))) return false;
+  return statSync(marker).mtimeMs >= statSync(join(root, 'pnpm-lock.yaml')).mtimeMs;
+}
+
+function setup() {
+  if (!installIsCurrent()) {
+    step(`install dependencies (pnpm ${pnpmVersion} via npx)`, 'npx', ['--yes', `pnpm@${pnpmVersion}`, 'install', '--frozen-lockfile']);
+  }
+  if (existsSync(join(root, 'tooling', 'extensions', 'provision.mjs'))) {
+    step('provision DuckDB extensions (httpfs, fts, azure)', 'node', ['tooling/extensions/provision.mjs']);
+  }
+  step('build packages', 'turbo', ['run', 'build', '--output-logs=errors-only']);
+}
+
+switch (task) {
+  case 'setup':
+    setup();
+    break;
+  case 'test':
+    setup();
+    step('run every test', 'turbo', ['run', 'test', '--concurrency=1', ...args]);
+    break;
+  case 'demo':
+    setup();
+    step('ltm demo', 'node', ['apps/cli/dist/main.js', 'demo', ...args]);
+    break;
+  case 'bench':
+    setup();
+    step('benchmark against the SQLite peer', 'node', ['apps/bench/dist/main.js', ...args]);
+    break;
+  default:
+    console.error(`unknown task ${JSON.stringify(task)}: use setup, test, demo or bench`);
+    process.exit(2);
+}

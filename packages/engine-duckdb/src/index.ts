@@ -1,1 +1,8 @@
-export {};
+export { DuckDBQueryEngine } from './engine.js';
+export type { DuckDBQueryEngineOptions, EngineStats, ExecuteResult } from './engine.js';
+export type { EngineConnection } from './connection.js';
+export type { PoolStats } from './pool.js';
+export type { SqlValue } from './values.js';
+export { quoteIdentifier } from './identifiers.js';
+export { classifyDuckDBError, duckDBErrorType, redactCredentials } from './errors.js';
+export type { ErrorContext } from './errors.js';

@@ -5,3 +5,6 @@ export * from './validation.js';
 export * from './filter.js';
 export * from './cursor.js';
 export * from './format.js';
+export * from './registry.js';
+export * from './config.js';
+export * from './cache-wrap.js';

@@ -105,7 +105,11 @@ export function validateCommonOptions(
 ): void {
   const parsed = commonOptionsSchema.safeParse(options);
   if (parsed.success) return;
-  const problems = parsed.error.issues.map((issue) => {
+  // Report in the order the keys were given, which is the order a reader of the YAML sees them.
+  const order = Object.keys(options);
+  const position = (key: PropertyKey | undefined): number => (typeof key === 'string' ? order.indexOf(key) : -1);
+  const issues = [...parsed.error.issues].sort((a, b) => position(a.path[0]) - position(b.path[0]));
+  const problems = issues.map((issue) => {
     const key = issue.path[0];
     return typeof key === 'string' ? `${describeKey(key)} ${issue.message}` : issue.message;
   });

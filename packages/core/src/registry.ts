@@ -174,9 +174,10 @@ export function resolveBackendOptions(
   }
   if (unknown.length > 0) {
     const problems = unknown.map((given) => {
-      const suggestion = closestKey(given, registration.optionKeys);
-      if (suggestion === undefined) return given;
-      return `${given} (did you mean ${spell(suggestion, suggestionStyle(given, style))}?)`;
+      const suggestions = suggestKeys(given, registration.optionKeys);
+      if (suggestions.length === 0) return given;
+      const spelled = suggestions.map((key) => spell(key, suggestionStyle(given, style)));
+      return `${given} (did you mean ${spelled.join(' or ')}?)`;
     });
     const listed = registration.optionKeys.map((key) => spell(key, style)).join(', ') || '(none)';
     throw new LTMError(
@@ -247,11 +248,16 @@ function suggestionStyle(given: string, fallback: 'camel' | 'snake'): 'camel' | 
 }
 
 /**
- * The valid key nearest to a misspelled one, compared without case or underscores (so `Table_Nmae`
- * finds `tableName`), or `undefined` when nothing is close enough to be a plausible typo.
+ * Valid keys a wrong one probably meant. A key missing its family prefix (`region` for `s3Region`,
+ * `secret_access_key` for the S3 and GCS ones) matches whole trailing words; otherwise the nearest key
+ * within a few typos, compared without case or underscores (so `Table_Nmae` finds `tableName`).
  */
-function closestKey(given: string, keys: readonly string[]): string | undefined {
+function suggestKeys(given: string, keys: readonly string[]): string[] {
   const target = squash(given);
+  if (target.length >= 4) {
+    const suffixed = keys.filter((key) => trailingWords(key).includes(target));
+    if (suffixed.length > 0) return suffixed.slice(0, 3);
+  }
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const key of keys) {
@@ -262,7 +268,13 @@ function closestKey(given: string, keys: readonly string[]): string | undefined 
     }
   }
   const tolerance = Math.max(1, Math.floor(target.length / 4));
-  return bestDistance <= tolerance ? best : undefined;
+  return best !== undefined && bestDistance <= tolerance ? [best] : [];
+}
+
+/** `s3SecretAccessKey` → `secretaccesskey`, `accesskey`, `key` (the whole key is not a suffix of itself). */
+function trailingWords(key: string): string[] {
+  const words = key.split(/(?=[A-Z])/).map((word) => word.toLowerCase());
+  return words.slice(1).map((_word, index) => words.slice(index + 1).join(''));
 }
 
 function squash(key: string): string {

@@ -1,1 +1,10 @@
-export {};
+export { runBench, sqlitePeer } from './bench.js';
+export type { BenchOptions, BenchReport, Contender, Environment } from './bench.js';
+export { DEFAULT_CONFIG, QUICK_CONFIG, VerificationError, runWorkload } from './workload.js';
+export type { PhaseResult, WorkloadConfig, WorkloadResult } from './workload.js';
+export { DEFAULT_SEED, MemoryGenerator, SEARCH_QUERIES, generateMemories } from './data.js';
+export type { Memory } from './data.js';
+export { SQLiteBackend, toMatchExpression } from './peers/sqlite-backend.js';
+export type { SQLiteBackendOptions } from './peers/sqlite-backend.js';
+export { formatReport } from './report.js';
+export type { PhaseStats } from './measure.js';

@@ -8,3 +8,4 @@ export * from './format.js';
 export * from './registry.js';
 export * from './config.js';
 export * from './cache-wrap.js';
+export * from './text/index.js';

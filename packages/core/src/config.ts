@@ -62,12 +62,20 @@ const commonOptionsSchema = z
     tableName: z
       .string({ error: 'must be a string' })
       .regex(IDENTIFIER, { error: 'must be an identifier: letters, digits and _, not starting with a digit' }),
-    format: z.enum(['auto', 'native', 'parquet'], { error: 'must be one of auto, native, parquet' }),
+    // In code, `format` may also be a `StorageFormat` instance; YAML cannot express one.
+    format: z.union(
+      [
+        z.enum(['auto', 'native', 'parquet']),
+        z.custom<object>((value) => typeof (value as { open?: unknown } | null)?.open === 'function'),
+      ],
+      { error: 'must be one of auto, native, parquet (or a StorageFormat object, in code)' },
+    ),
     enableFts: flag(),
     searchEngine: text(),
     maxValueBytes: positiveInteger(),
     poolSize: positiveInteger(),
     acquireTimeoutMs: z.number({ error: 'must be a number' }).positive({ error: 'must be greater than 0' }),
+    readOnly: flag(),
     s3Region: text(),
     s3Endpoint: text(),
     s3AccessKeyId: text(),

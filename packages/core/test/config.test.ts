@@ -15,6 +15,7 @@ const DUCKDB_KEYS = [
   'maxValueBytes',
   'poolSize',
   'acquireTimeoutMs',
+  'readOnly',
   's3Region',
   's3Endpoint',
   's3AccessKeyId',
@@ -257,9 +258,13 @@ describe('${VAR} expansion', () => {
 
 describe('types', () => {
   it('types expanded text as YAML would for boolean and number keys', () => {
-    const yaml = ltm('backend: duckdb\nenable_fts: ${FTS}\ns3_use_ssl: ${SSL}\npool_size: ${POOL}\nmax_value_bytes: ${MAX}\nacquire_timeout_ms: ${WAIT}');
-    expect(parseLtmSettings(yaml, { env: { FTS: 'true', SSL: 'False', POOL: '8', MAX: '0x100000', WAIT: '2.5e3' } }).options).toEqual({
+    const yaml = ltm(
+      'backend: duckdb\nenable_fts: ${FTS}\nread_only: ${RO}\ns3_use_ssl: ${SSL}\npool_size: ${POOL}\nmax_value_bytes: ${MAX}\nacquire_timeout_ms: ${WAIT}',
+    );
+    const env = { FTS: 'true', RO: 'TRUE', SSL: 'False', POOL: '8', MAX: '0x100000', WAIT: '2.5e3' };
+    expect(parseLtmSettings(yaml, { env }).options).toEqual({
       enableFts: true,
+      readOnly: true,
       s3UseSsl: false,
       poolSize: 8,
       maxValueBytes: 1_048_576,
@@ -298,7 +303,7 @@ describe('types', () => {
     expect(error.message.split('; ')).toEqual([
       'settings.ltm.uri must not be empty',
       'settings.ltm.table_name must be an identifier: letters, digits and _, not starting with a digit',
-      'settings.ltm.format must be one of auto, native, parquet',
+      'settings.ltm.format must be one of auto, native, parquet (or a StorageFormat object, in code)',
       'settings.ltm.pool_size must be a whole number',
       'settings.ltm.max_value_bytes must be greater than 0',
       'settings.ltm.acquire_timeout_ms must be greater than 0',
@@ -333,5 +338,8 @@ describe('validateCommonOptions', () => {
     expect(() => validateCommonOptions({ enableFts: 'true' }, (key) => `DuckDBLTMBackend.open: ${key}`)).toThrow(
       'DuckDBLTMBackend.open: enableFts must be true or false',
     );
+    const storageFormat = { open: async () => {}, commit: async () => {} };
+    expect(() => validateCommonOptions({ format: storageFormat })).not.toThrow();
+    expect(() => validateCommonOptions({ format: { name: 'parquet' } })).toThrow('options.format must be one of auto, native, parquet');
   });
 });

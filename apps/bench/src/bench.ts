@@ -23,6 +23,8 @@ export interface BenchOptions {
   /** Where both sides keep their files; a fresh temporary directory (removed afterwards) when absent. */
   dir?: string;
   onPhase?: (phase: string, role: BenchSide['role'], stats: PhaseStats) => void;
+  /** Run before each side's phase: a full garbage collection where the process allows one. */
+  settle?: () => void;
 }
 
 export interface Environment {
@@ -61,7 +63,7 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   let peer: LTMBackend | undefined;
   try {
     peer = await peerContender.open(dir);
-    const { phases, verified } = await runWorkload(ours, peer, config, { onPhase: options.onPhase });
+    const { phases, verified } = await runWorkload(ours, peer, config, { onPhase: options.onPhase, settle: options.settle });
     const environment = describeEnvironment(options.ours, peerContender);
     return {
       startedAt,

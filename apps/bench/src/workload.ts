@@ -31,8 +31,13 @@ export interface WorkloadConfig {
   mixedOps: number;
   /** Memories read back and compared after loading and again at the end. */
   verifySample: number;
-  /** Untimed operations at the start of each phase. */
+  /** Untimed operations at the start of each phase (at most a tenth of a write phase). */
   warmup: number;
+  /**
+   * Read phases (retrieve, search) repeat their planned operations until they have run this long, so a
+   * fast side is measured over more than a few milliseconds. Reads change nothing, so repeating is fair.
+   */
+  minReadPhaseMs: number;
 }
 
 export const DEFAULT_CONFIG: WorkloadConfig = {
@@ -44,22 +49,24 @@ export const DEFAULT_CONFIG: WorkloadConfig = {
   batchSize: 500,
   retrieves: 5_000,
   searches: 500,
-  mixedOps: 3_000,
+  mixedOps: 5_000,
   verifySample: 1_000,
-  warmup: 50,
+  warmup: 200,
+  minReadPhaseMs: 2_000,
 };
 
 /** Small enough to finish in well under two minutes on a 2-core machine, large enough to mean something. */
 export const QUICK_CONFIG: WorkloadConfig = {
   ...DEFAULT_CONFIG,
   n: 5_000,
-  sequentialStores: 300,
-  concurrentStores: 640,
+  sequentialStores: 1_000,
+  concurrentStores: 1_000,
   retrieves: 1_000,
   searches: 100,
-  mixedOps: 500,
+  mixedOps: 2_000,
   verifySample: 300,
-  warmup: 20,
+  warmup: 100,
+  minReadPhaseMs: 500,
 };
 
 export interface BenchSide {
@@ -91,6 +98,11 @@ export class VerificationError extends Error {
 export interface WorkloadHooks {
   /** Called when a side finishes a phase, for progress output. */
   onPhase?: (phase: string, role: BenchSide['role'], stats: PhaseStats) => void;
+  /**
+   * Called before each side starts a phase; the bench passes a full garbage collection, so one side's
+   * garbage (or the plan's) is not collected on the other side's clock.
+   */
+  settle?: () => void;
 }
 
 /**
@@ -116,6 +128,7 @@ export async function runWorkload(ours: LTMBackend, peer: LTMBackend, config: Wo
     const order = results.length % 2 === 0 ? sides : [...sides].reverse();
     const stats = new Map<BenchSide['role'], PhaseStats>();
     for (const side of order) {
+      hooks.settle?.();
       const s = await body(side);
       stats.set(side.role, s);
       hooks.onPhase?.(name, side.role, s);
@@ -136,10 +149,10 @@ export async function runWorkload(ours: LTMBackend, peer: LTMBackend, config: Wo
     }
   }
 
-  await phase('retrieve (hot keys)', 'call', (side) => retrieveKeys(side, plan.hotReads, config.warmup, expected));
-  await phase('retrieve (cold keys)', 'call', (side) => retrieveKeys(side, plan.coldReads, config.warmup, expected));
-  await phase('search (BM25, limit 10)', 'call', (side) => searchAll(side, plan.searches, config.warmup, expected));
-  await phase('search + metadata filter', 'call', (side) => searchAll(side, plan.filteredSearches, config.warmup, expected));
+  await phase('retrieve (hot keys)', 'call', (side) => retrieveKeys(side, plan.hotReads, config.warmup, config.minReadPhaseMs, expected));
+  await phase('retrieve (cold keys)', 'call', (side) => retrieveKeys(side, plan.coldReads, config.warmup, config.minReadPhaseMs, expected));
+  await phase('search (BM25, limit 10)', 'call', (side) => searchAll(side, plan.searches, config.warmup, config.minReadPhaseMs, expected));
+  await phase('search + metadata filter', 'call', (side) => searchAll(side, plan.filteredSearches, config.warmup, config.minReadPhaseMs, expected));
 
   for (const memory of plan.mixedWrites) expected.set(memory.key, memory);
   await phase('mixed agent loop (70/20/10)', 'op', (side) => mixedLoop(side, plan.mixed, config.warmup));
@@ -275,7 +288,7 @@ async function storeInBatches(side: BenchSide, memories: Memory[], batchSize: nu
   return phaseStats(recorder, timed.reduce((rows, batch) => rows + batch.length, 0), elapsedMs(start));
 }
 
-async function retrieveKeys(side: BenchSide, keys: string[], warmup: number, expected: Map<string, Memory>): Promise<PhaseStats> {
+async function retrieveKeys(side: BenchSide, keys: string[], warmup: number, minMs: number, expected: Map<string, Memory>): Promise<PhaseStats> {
   const { backend } = side;
   const recorder = new LatencyRecorder();
   for (const key of keys.slice(0, warmup)) must(side, 'retrieve', await backend.retrieve(key));
@@ -283,12 +296,15 @@ async function retrieveKeys(side: BenchSide, keys: string[], warmup: number, exp
   const answers: RetrieveResult[] = [];
   const start = process.hrtime.bigint();
   for (const key of timed) answers.push(await recorder.time(() => backend.retrieve(key)));
+  while (elapsedMs(start) < minMs) {
+    for (const key of timed) must(side, 'retrieve', await recorder.time(() => backend.retrieve(key)));
+  }
   const wall = elapsedMs(start);
   answers.forEach((answer, i) => checkRetrieved(side, timed[i] as string, answer, expected));
-  return phaseStats(recorder, timed.length, wall);
+  return phaseStats(recorder, recorder.count, wall);
 }
 
-async function searchAll(side: BenchSide, specs: SearchSpec[], warmup: number, expected: Map<string, Memory>): Promise<PhaseStats> {
+async function searchAll(side: BenchSide, specs: SearchSpec[], warmup: number, minMs: number, expected: Map<string, Memory>): Promise<PhaseStats> {
   const { backend } = side;
   const recorder = new LatencyRecorder();
   const search = (spec: SearchSpec): Promise<SearchResult> => backend.search({ query: spec.query, filter: spec.filter, limit: 10 });
@@ -297,9 +313,12 @@ async function searchAll(side: BenchSide, specs: SearchSpec[], warmup: number, e
   const answers: SearchResult[] = [];
   const start = process.hrtime.bigint();
   for (const spec of timed) answers.push(await recorder.time(() => search(spec)));
+  while (elapsedMs(start) < minMs) {
+    for (const spec of timed) must(side, 'search', await recorder.time(() => search(spec)));
+  }
   const wall = elapsedMs(start);
   answers.forEach((answer, i) => checkSearch(side, timed[i] as SearchSpec, answer, expected));
-  return phaseStats(recorder, timed.length, wall);
+  return phaseStats(recorder, recorder.count, wall);
 }
 
 async function mixedLoop(side: BenchSide, ops: MixedOp[], warmup: number): Promise<PhaseStats> {

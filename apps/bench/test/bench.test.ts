@@ -23,6 +23,7 @@ const TINY: WorkloadConfig = {
   mixedOps: 60,
   verifySample: 60,
   warmup: 4,
+  minReadPhaseMs: 0,
 };
 
 const PHASES = [

@@ -9,3 +9,4 @@ export * from './registry.js';
 export * from './config.js';
 export * from './cache-wrap.js';
 export * from './text/index.js';
+export * from './memory-backend.js';

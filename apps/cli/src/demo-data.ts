@@ -79,8 +79,9 @@ export function generateDemoMemories(count = 300): DemoMemory[] {
   for (const p of DEMO_PEOPLE) {
     const first = p.name.split(' ')[0] ?? p.name;
     memories.push(
-      { key: keyFor(p, 'preference', 'coffee'), value: `${first} drinks a ${p.drink} every morning and prefers it without sugar.`, metadata: meta(p, 'preference', 'food', 3, ['drinks']) },
+      { key: keyFor(p, 'preference', 'coffee'), value: `${first} drinks ${withArticle(p.drink)} every morning and prefers it without sugar.`, metadata: meta(p, 'preference', 'food', 3, ['drinks']) },
       { key: keyFor(p, 'preference', 'food'), value: `${first} loves ${p.cuisine} food and is allergic to ${p.allergy}; always check menus before booking.`, metadata: meta(p, 'preference', 'food', 5, ['allergy', 'restaurants']) },
+      { key: keyFor(p, 'fact', 'travel'), value: `${first} has a flight from ${p.city} to ${pick(['Lisbon', 'Berlin', 'Tokyo', 'Nairobi', 'Toronto', 'Singapore'].filter((c) => c !== p.city))} on ${pick(MONTHS)} ${int(1, 28)}; prefers an aisle seat.`, metadata: meta(p, 'fact', 'travel', 4, ['travel']) },
       { key: keyFor(p, 'preference', 'communication'), value: { channel: pick(['Slack', 'email', 'phone']), tone: pick(['short bullet points', 'detailed explanations', 'casual and friendly']), quietHours: `${int(19, 22)}:00-${int(6, 9)}:00`, timezone: p.city }, metadata: meta(p, 'preference', 'communication', 4, ['style']) },
     );
   }
@@ -94,7 +95,7 @@ export function generateDemoMemories(count = 300): DemoMemory[] {
         ['family', `${first}'s ${p.relative} has a birthday on ${pick(MONTHS)} ${int(1, 28)}; they'd like a book like "${pick(BOOKS)}".`, 4],
         ['hobby', `${first} took up ${p.hobby} and trains ${int(2, 4)} times a week, usually on ${pick(WEEKDAYS)}.`, 2],
         ['work', `${first} works on the ${p.team} team, mostly in ${p.language}, and is leading the ${pick(PROJECTS)}.`, 3],
-        ['travel', `${first} is flying to ${pick(['Lisbon', 'Berlin', 'Tokyo', 'Nairobi', 'Toronto', 'Singapore'])} on ${pick(MONTHS)} ${int(1, 28)} for ${int(2, 9)} days; wants an aisle seat.`, 4],
+        ['travel', `${first} is going to ${pick(['Lisbon', 'Berlin', 'Tokyo', 'Nairobi', 'Toronto', 'Singapore'])} on ${pick(MONTHS)} ${int(1, 28)} for ${int(2, 9)} days; wants an aisle seat.`, 4],
         ['reading', `${first} is reading "${pick(BOOKS)}" and wants a one-paragraph summary of each chapter.`, 2],
         ['health', `${first} runs ${int(3, 15)} km before work and aims for ${int(7, 8)} hours of sleep.`, 2],
       ];
@@ -144,6 +145,10 @@ function meta(person: Person, type: string, topic: string, importance: number, t
 
 function slugify(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+}
+
+function withArticle(noun: string): string {
+  return `${/^[aeiou]/i.test(noun) ? 'an' : 'a'} ${noun}`;
 }
 
 function pad(n: number): string {

@@ -40,7 +40,7 @@ interface DemoSearch {
 
 const SEARCHES: DemoSearch[] = [
   { title: 'what do we know about allergies?', query: 'allergic' },
-  { title: "María's travel plans", query: 'flight trip', filter: { user: 'maria' } },
+  { title: "María's travel plans", query: 'flight', filter: { user: 'maria' } },
   { title: 'failed deployments (tool results only)', query: 'deploy failed', filter: { type: 'tool_result' } },
   { title: 'urgent tasks, newest first (no query: filter only)', filter: { type: 'task', importance: { $gte: 5 } } },
   { title: 'Japanese text: "会議" (meeting) inside a sentence', query: '会議' },
@@ -66,10 +66,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const memories = generateDemoMemories(options.count);
   const withTtl = memories.filter((m) => m.ttlSeconds !== undefined).length;
   say(pc.bold(`ltm demo: an assistant agent's long-term memory, in ${uri}`));
-  say();
 
   await timed('prepare', () => startFresh(options), () => `fresh store at ${uri}`);
-  const backend = await timed('open', () => options.open({ uri, ...(options.tableName === undefined ? {} : { tableName: options.tableName }) }), () => 'DuckDB backend');
+  const backend = await timed('open', () => options.open({ uri, ...(options.tableName === undefined ? {} : { tableName: options.tableName }) }), (b) => `${b.name} backend`);
   try {
     section(say, `Storing ${memories.length} memories, one awaited store() at a time, as an agent does`);
     await timed(
@@ -126,7 +125,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
             .filter(Boolean)
             .join(', ');
           say(`  ${pc.bold(search.title)}  ${pc.dim(`${about} (${duration(ms)})`)}`);
-          for (const line of formatSearch(result, out.width - 4, '(top 3)')) say(`    ${line}`);
+          for (const line of formatSearch(result, out.width - 4, result.nextCursor === undefined ? '' : '(best 3; there are more)', false)) say(`    ${line}`);
         }
       },
       () => `${SEARCHES.length} searches`,
@@ -139,7 +138,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       async () => must(await backend.list({ prefix, limit: 8 }), `listing ${prefix}`),
       (result) => `${result.items.length} keys under ${prefix}`,
     );
-    for (const item of listed.items) say(`  ${item.key}  ${pc.dim(preview(item.metadata as JsonObject, Math.max(10, out.width - item.key.length - 6)))}`);
+    const keyWidth = Math.max(...listed.items.map((item) => item.key.length));
+    for (const item of listed.items) say(`  ${item.key.padEnd(keyWidth)}  ${pc.dim(preview(item.metadata as JsonObject, Math.max(10, out.width - keyWidth - 4)))}`);
     if (listed.nextCursor !== undefined) say(pc.dim(`  … and more (ltm list --prefix ${prefix} --cursor <next>)`));
 
     section(say, 'Stats');

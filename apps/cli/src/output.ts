@@ -58,9 +58,10 @@ export function formatEntry(key: string, entry: RetrieveFound): string[] {
   return lines;
 }
 
-export function formatSearch(result: SearchSuccess, width: number, describe: string): string[] {
-  if (result.count === 0) return [`no results ${describe}`];
-  const lines = [`${result.count} result${result.count === 1 ? '' : 's'} ${describe}`];
+export function formatSearch(result: SearchSuccess, width: number, describe: string, showCursor = true): string[] {
+  const about = describe === '' ? '' : ` ${describe}`;
+  if (result.count === 0) return [`no results${about}`];
+  const lines = [`${result.count} result${result.count === 1 ? '' : 's'}${about}`];
   const indent = '    ';
   result.results.forEach((hit, i) => {
     const rank = `${String(i + 1).padStart(2)}.`;
@@ -69,7 +70,7 @@ export function formatSearch(result: SearchSuccess, width: number, describe: str
     lines.push(`${indent}${preview(hit.value, width - indent.length)}`);
     lines.push(`${indent}${pc.dim(preview(hit.metadata, width - indent.length))}`);
   });
-  if (result.nextCursor !== undefined) lines.push(pc.dim(`more results: add --cursor ${result.nextCursor}`));
+  if (showCursor && result.nextCursor !== undefined) lines.push(pc.dim(`more results: add --cursor ${result.nextCursor}`));
   return lines;
 }
 

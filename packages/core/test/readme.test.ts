@@ -25,8 +25,10 @@ function exampleBlock(readme: string): string {
 
 async function newestMtime(dir: string): Promise<number> {
   let newest = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) newest = Math.max(newest, (await stat(join(entry.parentPath, entry.name))).mtimeMs);
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, await newestMtime(path));
+    else if (entry.isFile()) newest = Math.max(newest, (await stat(path)).mtimeMs);
   }
   return newest;
 }

@@ -15,7 +15,7 @@ export interface EngineConnection {
   run(sql: string, params?: readonly SqlValue[]): Promise<void>;
   /**
    * Bulk insert through DuckDB's appender; `table` is a validated identifier (optionally
-   * schema-qualified, e.g. `temp.staging`), each row lists every column in table order. Rows the
+   * schema-qualified; `temp.staging` is the connection's temporary table), each row lists every column in table order. Rows the
    * appender has flushed stay written if a later row fails: call it inside `transaction()` for all or none.
    */
   appendRows(table: string, rows: readonly (readonly SqlValue[])[]): Promise<void>;
@@ -62,7 +62,11 @@ export class PooledConnection {
       const { schema, table: name } = parseQualifiedName(table);
       this.counters.queries++;
       try {
-        const appender = await this.raw.createAppender(name, schema);
+        // `temp` names the catalog of the connection's temporary tables, not a schema.
+        const appender =
+          schema === 'temp'
+            ? await this.raw.createAppender(name, null, 'temp')
+            : await this.raw.createAppender(name, schema);
         try {
           const writers = Array.from({ length: appender.columnCount }, (_, i) =>
             cellWriter(table, i, appender.columnType(i)),
@@ -114,8 +118,8 @@ export class PooledConnection {
   private async runStatement(sql: string, params: readonly SqlValue[]): Promise<DuckDBMaterializedResult> {
     this.counters.queries++;
     try {
-      // Without parameters node-api runs the text directly, which also allows several statements.
-      if (params.length === 0) return await this.raw.run(sql);
+      // Text with a `;` may hold several statements, which only node-api's direct run accepts (uncached).
+      if (params.length === 0 && sql.trimEnd().replace(/;$/, '').includes(';')) return await this.raw.run(sql);
       const statement = await this.prepared(sql);
       bindParameters(statement, params);
       return await statement.run();

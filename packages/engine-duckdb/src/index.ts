@@ -6,3 +6,4 @@ export type { SqlValue } from './values.js';
 export { quoteIdentifier } from './identifiers.js';
 export { classifyDuckDBError, duckDBErrorType, redactCredentials } from './errors.js';
 export type { ErrorContext } from './errors.js';
+export { resolveDatabasePath } from './instances.js';

@@ -49,6 +49,7 @@ function canonicalPath(path: string): string {
   }
 }
 
+/** The key an engine is shared under: `:memory:` names as given, a file as its absolute real path; cloud URIs are `unsupported`. */
 export function resolveDatabasePath(path: string): string {
   if (path === ':memory:' || path.startsWith(':memory:')) return path;
   if (CLOUD_URI.test(path)) {

@@ -1,1 +1,1 @@
-export {};
+export { NativeFormat, createNativeFormat, NATIVE_FORMAT_VERSION } from './native-format.js';

@@ -1,0 +1,364 @@
+import {
+  LTMError,
+  type CommitBatch,
+  type FormatCapabilities,
+  type FormatContext,
+  type RelationName,
+  type StorageFormat,
+} from '@ltm/core';
+import {
+  quoteIdentifier,
+  resolveDatabasePath,
+  type DuckDBQueryEngine,
+  type EngineConnection,
+  type SqlValue,
+} from '@ltm/engine-duckdb';
+
+/** Recorded in `ltm_format`; a store written by a newer version is refused rather than misread. */
+export const NATIVE_FORMAT_VERSION = 1;
+
+const FORMAT_NAME = 'native';
+const CLOUD_URI = /^(s3|s3a|gs|gcs|az|azure|abfss|r2|https?):\/\//i;
+
+/** Keys per commit up to which deletes bind an IN list (index lookups) instead of staging the keys. */
+const INLINE_KEYS = 16;
+
+// Staging tables are per connection (TEMP), shared by every store on the engine: appender rows land
+// here, and SQL moves them into the store, where the JSON cast validates every value.
+const STAGE_ENTRIES = 'ltm_native_stage_entries';
+const STAGE_KEYS = 'ltm_native_stage_keys';
+const STAGING_DDL = [
+  `CREATE TEMP TABLE IF NOT EXISTS ${STAGE_ENTRIES}(key VARCHAR, value VARCHAR, metadata VARCHAR, created_at BIGINT, updated_at BIGINT, expires_at BIGINT)`,
+  `CREATE TEMP TABLE IF NOT EXISTS ${STAGE_KEYS}(key VARCHAR)`,
+];
+const stagedConnections = new WeakSet<object>();
+
+/** Epoch milliseconds (a bound BIGINT or a staged column) → TIMESTAMP holding that UTC instant. */
+const timestamp = (sql: string) => `make_timestamp(${sql} * 1000)`;
+
+/** Table names: `*Name` plain (for the appender), the others quoted for SQL. */
+interface Tables {
+  entries: string;
+  terms: string;
+  docs: string;
+  termsName: string;
+  docsName: string;
+}
+
+/** What exists in the database for this store (read-only opens cannot create what is missing). */
+interface Layout {
+  entries: boolean;
+  expiresAt: boolean;
+  terms: boolean;
+  docs: boolean;
+}
+
+const EMPTY_RELATIONS: Record<RelationName, string> = {
+  entries:
+    '(SELECT NULL::VARCHAR AS key, NULL::JSON AS value, NULL::JSON AS metadata, NULL::TIMESTAMP AS created_at, ' +
+    'NULL::TIMESTAMP AS updated_at, NULL::TIMESTAMP AS expires_at WHERE false)',
+  terms: '(SELECT NULL::VARCHAR AS key, NULL::TINYINT AS field, NULL::VARCHAR AS term, NULL::INTEGER AS tf WHERE false)',
+  docs: '(SELECT NULL::VARCHAR AS key, NULL::INTEGER AS length, NULL::INTEGER AS extra_length WHERE false)',
+};
+
+/**
+ * The store as tables in a DuckDB database file (or `:memory:`): the story's `"<tableName>"` (plus
+ * `expires_at`), its search postings `"<tableName>__terms"` and lengths `"<tableName>__docs"`, and the
+ * `ltm_format` version record. Any DuckDB client can read the file once no writer holds it.
+ */
+export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
+  readonly name = FORMAT_NAME;
+  private context: FormatContext<DuckDBQueryEngine> | undefined;
+  private tables: Tables | undefined;
+  private relations: Record<RelationName, string> | undefined;
+  private writable = false;
+  private persistent = false;
+  private closed = false;
+  /** Commits and expiry sweeps run one at a time: DuckDB allows one writer transaction per row anyway. */
+  private writes: Promise<unknown> = Promise.resolve();
+
+  get capabilities(): FormatCapabilities {
+    return { writable: this.writable, multiWriter: false, persistent: this.persistent, compaction: false };
+  }
+
+  async open(context: FormatContext<DuckDBQueryEngine>): Promise<void> {
+    if (this.context !== undefined) {
+      throw new LTMError('validation_error', 'this NativeFormat is already open: create a new one per store');
+    }
+    const { engine, uri, tableName } = context;
+    if (CLOUD_URI.test(uri)) {
+      const scheme = uri.slice(0, uri.indexOf(':'));
+      throw new LTMError(
+        'unsupported',
+        `opening a .duckdb file on ${scheme}:// is not implemented yet (read-only cloud ATTACH comes with the cloud work); use a local path`,
+      );
+    }
+    if (resolveDatabasePath(uri) !== engine.path) {
+      throw new LTMError(
+        'validation_error',
+        `the native format stores data in the engine's own database: open the engine on "${uri}" (it is open on "${engine.path}")`,
+      );
+    }
+    const tables: Tables = {
+      entries: quoteIdentifier(tableName),
+      terms: quoteIdentifier(`${tableName}__terms`),
+      docs: quoteIdentifier(`${tableName}__docs`),
+      termsName: `${tableName}__terms`,
+      docsName: `${tableName}__docs`,
+    };
+    const readOnly = context.readOnly || engine.readOnly;
+    if (readOnly) {
+      this.relations = await readOnlyRelations(engine, tableName, tables);
+    } else {
+      await engine.transaction((connection) => createOrUpgrade(connection, tableName, tables));
+      this.relations = { entries: tables.entries, terms: tables.terms, docs: tables.docs };
+    }
+    this.context = context;
+    this.tables = tables;
+    this.writable = !readOnly;
+    this.persistent = !uri.startsWith(':memory:');
+  }
+
+  relation(name: RelationName): string {
+    const relation = this.opened().relations[name];
+    if (relation === undefined) throw new LTMError('validation_error', `unknown relation ${JSON.stringify(name)}`);
+    return relation;
+  }
+
+  commit(batch: CommitBatch): Promise<void> {
+    return this.write(async (engine, tables) => {
+      const keys = [...batch.puts.map((put) => put.key), ...batch.deletes];
+      if (keys.length === 0) return;
+      await engine.transaction(async (connection) => {
+        await ensureStaging(connection);
+        await removeKeys(connection, tables, keys);
+        if (batch.puts.length > 0) {
+          await connection.appendRows(
+            `temp.${STAGE_ENTRIES}`,
+            batch.puts.map((put) => [put.key, put.value, put.metadata, put.createdAt, put.updatedAt, put.expiresAt]),
+          );
+          await connection.run(
+            `INSERT INTO ${tables.entries} (key, value, metadata, created_at, updated_at, expires_at) ` +
+              `SELECT key, value::JSON, metadata::JSON, ${timestamp('created_at')}, ${timestamp('updated_at')}, ` +
+              `${timestamp('expires_at')} FROM temp.${STAGE_ENTRIES}`,
+          );
+          await connection.run(`DELETE FROM temp.${STAGE_ENTRIES}`);
+        }
+        if (batch.terms !== undefined && batch.terms.length > 0) {
+          await connection.appendRows(
+            tables.termsName,
+            batch.terms.map((row) => [row.key, row.field, row.term, row.tf]),
+          );
+        }
+        if (batch.docs !== undefined && batch.docs.length > 0) {
+          await connection.appendRows(
+            tables.docsName,
+            batch.docs.map((row) => [row.key, row.length, row.extraLength]),
+          );
+        }
+      });
+    });
+  }
+
+  /** One writer per file: there is never anything new to see. */
+  async refresh(): Promise<boolean> {
+    this.opened();
+    return false;
+  }
+
+  removeExpired(now: number): Promise<number> {
+    return this.write(async (engine, tables) => {
+      if (!Number.isSafeInteger(now)) {
+        throw new LTMError('validation_error', `removeExpired(now): now must be epoch milliseconds, got ${String(now)}`);
+      }
+      // Expired at `now` means expires_at <= now: an entry is live while now < expires_at.
+      const isExpired = `expires_at <= ${timestamp('$1')}`;
+      return engine.transaction(async (connection) => {
+        for (const table of [tables.terms, tables.docs]) {
+          await connection.run(`DELETE FROM ${table} WHERE key IN (SELECT key FROM ${tables.entries} WHERE ${isExpired})`, [now]);
+        }
+        // DuckDB answers a DELETE with its row count.
+        const [row] = await connection.query<{ Count: number }>(`DELETE FROM ${tables.entries} WHERE ${isExpired}`, [now]);
+        return row?.Count ?? 0;
+      });
+    });
+  }
+
+  /**
+   * Idempotent. Waits for running writes, then checkpoints so the file holds everything without its
+   * write-ahead log (any DuckDB client opening it sees the data). The engine stays open: its owner closes it.
+   */
+  async close(): Promise<void> {
+    if (this.closed || this.context === undefined) {
+      this.closed = true;
+      return;
+    }
+    this.closed = true;
+    await this.writes;
+    if (this.writable && this.persistent) await this.context.engine.run('CHECKPOINT');
+  }
+
+  private opened(): { context: FormatContext<DuckDBQueryEngine>; tables: Tables; relations: Record<RelationName, string> } {
+    if (this.closed) throw new LTMError('backend_closed', 'the native format is closed: open a new one');
+    const { context, tables, relations } = this;
+    if (context === undefined || tables === undefined || relations === undefined) {
+      throw new LTMError('validation_error', 'the native format is not open yet: call open(context) first');
+    }
+    return { context, tables, relations };
+  }
+
+  private write<T>(work: (engine: DuckDBQueryEngine, tables: Tables) => Promise<T>): Promise<T> {
+    const run = async () => {
+      const { context, tables } = this.opened();
+      if (!this.writable) {
+        throw new LTMError(
+          'read_only',
+          `the store "${context.tableName}" in "${context.uri}" is open read-only: open it without readOnly to write`,
+        );
+      }
+      return work(context.engine, tables);
+    };
+    const result = this.writes.then(run, run);
+    this.writes = result.catch(() => undefined);
+    return result;
+  }
+}
+
+export function createNativeFormat(): NativeFormat {
+  return new NativeFormat();
+}
+
+async function ensureStaging(connection: EngineConnection): Promise<void> {
+  if (stagedConnections.has(connection.raw)) return;
+  for (const ddl of STAGING_DDL) await connection.run(ddl);
+  stagedConnections.add(connection.raw);
+}
+
+/** Deletes every row of `keys` from the three tables. */
+async function removeKeys(connection: EngineConnection, tables: Tables, keys: readonly string[]): Promise<void> {
+  let where: string;
+  let params: SqlValue[];
+  if (keys.length <= INLINE_KEYS) {
+    where = `key IN (${keys.map((_, i) => `$${i + 1}`).join(', ')})`;
+    params = [...keys];
+  } else {
+    await connection.appendRows(`temp.${STAGE_KEYS}`, keys.map((key) => [key]));
+    where = `key IN (SELECT key FROM temp.${STAGE_KEYS})`;
+    params = [];
+  }
+  for (const table of [tables.entries, tables.terms, tables.docs]) {
+    await connection.run(`DELETE FROM ${table} WHERE ${where}`, params);
+  }
+  if (params.length === 0) await connection.run(`DELETE FROM temp.${STAGE_KEYS}`);
+}
+
+interface ColumnRow {
+  table_name: string;
+  column_name: string;
+}
+
+async function inspect(connection: EngineConnection | DuckDBQueryEngine, tableName: string): Promise<Layout> {
+  const rows = await connection.query<ColumnRow>(
+    `SELECT table_name, column_name FROM information_schema.columns
+      WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name IN ($1, $2, $3)`,
+    [tableName, `${tableName}__terms`, `${tableName}__docs`],
+  );
+  const columns = (table: string) => rows.filter((row) => row.table_name === table).map((row) => row.column_name);
+  const entryColumns = columns(tableName);
+  return {
+    entries: entryColumns.length > 0,
+    expiresAt: entryColumns.includes('expires_at'),
+    terms: columns(`${tableName}__terms`).length > 0,
+    docs: columns(`${tableName}__docs`).length > 0,
+  };
+}
+
+interface VersionRow {
+  format: string;
+  version: number;
+}
+
+async function recordedVersion(
+  connection: EngineConnection | DuckDBQueryEngine,
+  tableName: string,
+): Promise<VersionRow | undefined> {
+  const [exists] = await connection.query<{ n: number }>(
+    `SELECT count(*) AS n FROM information_schema.tables
+      WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'ltm_format'`,
+  );
+  if (exists?.n === 0) return undefined;
+  const [row] = await connection.query<VersionRow>('SELECT format, version FROM ltm_format WHERE table_name = $1', [
+    tableName,
+  ]);
+  return row;
+}
+
+function checkVersion(tableName: string, recorded: VersionRow | undefined): void {
+  if (recorded === undefined) return;
+  if (recorded.format !== FORMAT_NAME) {
+    throw new LTMError(
+      'unsupported',
+      `the store "${tableName}" is recorded as format "${recorded.format}", not "${FORMAT_NAME}": open it with format: '${recorded.format}'`,
+    );
+  }
+  if (recorded.version > NATIVE_FORMAT_VERSION) {
+    throw new LTMError(
+      'unsupported',
+      `the store "${tableName}" was written by native format version ${recorded.version}, newer than this ` +
+        `@ltm/format-native (version ${NATIVE_FORMAT_VERSION}): upgrade @ltm/format-native to open it`,
+    );
+  }
+  if (recorded.version < 1) {
+    throw new LTMError('unsupported', `the store "${tableName}" records an unknown native format version ${recorded.version}`);
+  }
+}
+
+/**
+ * Creates what is missing, in the caller's transaction. An existing story-schema table (e.g. migrated
+ * from the SQLite backend) is adopted: `expires_at` is added, and its rows have no search postings until
+ * the backend indexes them (keys in entries without a row in docs).
+ */
+async function createOrUpgrade(connection: EngineConnection, tableName: string, tables: Tables): Promise<void> {
+  await connection.run(
+    'CREATE TABLE IF NOT EXISTS ltm_format(table_name VARCHAR PRIMARY KEY, format VARCHAR, version INTEGER, created_at TIMESTAMP)',
+  );
+  checkVersion(tableName, await recordedVersion(connection, tableName));
+  const layout = await inspect(connection, tableName);
+  if (!layout.entries) {
+    await connection.run(
+      `CREATE TABLE ${tables.entries}(key VARCHAR PRIMARY KEY, value JSON NOT NULL, metadata JSON, ` +
+        'created_at TIMESTAMP, updated_at TIMESTAMP, expires_at TIMESTAMP)',
+    );
+  } else if (!layout.expiresAt) {
+    await connection.run(`ALTER TABLE ${tables.entries} ADD COLUMN expires_at TIMESTAMP`);
+  }
+  await connection.run(`CREATE TABLE IF NOT EXISTS ${tables.terms}(key VARCHAR, field TINYINT, term VARCHAR, tf INTEGER)`);
+  await connection.run(`CREATE TABLE IF NOT EXISTS ${tables.docs}(key VARCHAR PRIMARY KEY, length INTEGER, extra_length INTEGER)`);
+  await connection.run(`CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`${tableName}__terms_key`)} ON ${tables.terms}(key)`);
+  await connection.run(`CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`${tableName}__terms_term`)} ON ${tables.terms}(term)`);
+  await connection.run(
+    `INSERT INTO ltm_format VALUES ($1, $2, $3, ${timestamp('$4')}) ON CONFLICT (table_name) DO NOTHING`,
+    [tableName, FORMAT_NAME, NATIVE_FORMAT_VERSION, Date.now()],
+  );
+}
+
+/** Relations for a read-only open: what exists, with empty stand-ins for what a writer has not created. */
+async function readOnlyRelations(
+  engine: DuckDBQueryEngine,
+  tableName: string,
+  tables: Tables,
+): Promise<Record<RelationName, string>> {
+  checkVersion(tableName, await recordedVersion(engine, tableName));
+  const layout = await inspect(engine, tableName);
+  let entries = EMPTY_RELATIONS.entries;
+  if (layout.entries) {
+    entries = layout.expiresAt
+      ? tables.entries
+      : `(SELECT key, value, metadata, created_at, updated_at, NULL::TIMESTAMP AS expires_at FROM ${tables.entries})`;
+  }
+  return {
+    entries,
+    terms: layout.terms ? tables.terms : EMPTY_RELATIONS.terms,
+    docs: layout.docs ? tables.docs : EMPTY_RELATIONS.docs,
+  };
+}

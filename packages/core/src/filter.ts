@@ -97,7 +97,10 @@ function checkJson(field: string, value: unknown): JsonValue {
     if (v === null || typeof v === 'string' || typeof v === 'boolean') return typeof v !== 'string' || !hasLoneSurrogate(v);
     if (typeof v === 'number') return Number.isFinite(v);
     if (Array.isArray(v)) return v.every(ok);
-    if (typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) return Object.values(v as object).every(ok);
+    if (typeof v === 'object') {
+      const proto: unknown = Object.getPrototypeOf(v);
+      if (proto === Object.prototype || proto === null) return Object.values(v as object).every(ok);
+    }
     return false;
   };
   if (!ok(value)) {

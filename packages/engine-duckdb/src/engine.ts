@@ -7,7 +7,7 @@ import { ConnectionPool, type PoolStats } from './pool.js';
 import type { SqlValue } from './values.js';
 
 export interface DuckDBQueryEngineOptions {
-  /** `:memory:` (default), `:memory:<name>` (in-memory, shared by name in this process) or a local file path. */
+  /** `:memory:` (default: a private in-memory database) or a local file path. */
   path?: string;
   readOnly?: boolean;
   /** Most connections handed out at once (default 4). */

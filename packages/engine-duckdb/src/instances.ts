@@ -9,7 +9,7 @@ import { classifyDuckDBError } from './errors.js';
  * file in one process would each cache their own view of it (file locks are per process, so nothing
  * stops the second); one shared instance means every engine sees every commit at once.
  *
- * `:memory:` is private to each engine; `:memory:<name>` is an in-memory database shared by name.
+ * `:memory:` is private to each engine.
  */
 interface SharedInstance {
   instance: DuckDBInstance;
@@ -27,7 +27,7 @@ export interface InstanceRequest {
 }
 
 export interface InstanceHandle {
-  /** The absolute path (or `:memory:` / `:memory:<name>`) the instance was opened on. */
+  /** The absolute path (or `:memory:`) the instance was opened on. */
   path: string;
   instance: DuckDBInstance;
   release(): void;
@@ -49,9 +49,13 @@ function canonicalPath(path: string): string {
   }
 }
 
-/** The key an engine is shared under: `:memory:` names as given, a file as its absolute real path; cloud URIs are `unsupported`. */
+/** The key an engine is shared under: `:memory:` as is, a file as its absolute real path; cloud URIs are `unsupported`. */
 export function resolveDatabasePath(path: string): string {
-  if (path === ':memory:' || path.startsWith(':memory:')) return path;
+  if (path === ':memory:') return path;
+  if (path.startsWith(':memory:')) {
+    // DuckDB's C API would create a file of that name in the working directory.
+    throw new LTMError('validation_error', `"${path}" is not supported: use ':memory:' for a private in-memory database, or a file path`);
+  }
   if (CLOUD_URI.test(path)) {
     const scheme = path.slice(0, path.indexOf(':'));
     throw new LTMError(
@@ -108,13 +112,11 @@ export async function acquireInstance(request: InstanceRequest): Promise<Instanc
 }
 
 async function openInstance(path: string, options: Record<string, string>): Promise<DuckDBInstance> {
-  if (path === ':memory:' || path.startsWith(':memory:')) {
-    if (options.access_mode === 'READ_ONLY') {
-      throw new LTMError('validation_error', 'an in-memory database cannot be opened read-only: give a file path');
-    }
+  if (path === ':memory:' && options.access_mode === 'READ_ONLY') {
+    throw new LTMError('validation_error', 'an in-memory database cannot be opened read-only: give a file path');
   }
   try {
-    if (!path.startsWith(':memory:') && options.access_mode !== 'READ_ONLY') {
+    if (path !== ':memory:' && options.access_mode !== 'READ_ONLY') {
       // A demanding user expects `./data/ltm.duckdb` to work on a fresh checkout.
       mkdirSync(dirname(path), { recursive: true });
     }

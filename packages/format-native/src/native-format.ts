@@ -116,7 +116,7 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
     this.context = context;
     this.tables = tables;
     this.writable = !readOnly;
-    this.persistent = !uri.startsWith(':memory:');
+    this.persistent = uri !== ':memory:';
   }
 
   relation(name: RelationName): string {

@@ -98,7 +98,12 @@ export function serializeMetadata(metadata: unknown, maxBytes: number): string {
   if (typeof metadata !== 'object' || Array.isArray(metadata)) {
     throw new LTMError('validation_error', `metadata must be a JSON object, got ${describeType(metadata)}`);
   }
-  return serializeValue(metadata, maxBytes, 'metadata');
+  const text = serializeValue(metadata, maxBytes, 'metadata');
+  // toJSON can turn an object into something else (a Date becomes a string): judge what will be stored.
+  if (!text.startsWith('{')) {
+    throw new LTMError('validation_error', `metadata must be a JSON object; this one serializes to ${text.slice(0, 40)}`);
+  }
+  return text;
 }
 
 /** Epoch milliseconds at which an entry expires, or `null` for never. */
@@ -115,10 +120,20 @@ export function resolveExpiry(options: ExpiryOptions | undefined, now: number): 
     if (typeof ttlSeconds !== 'number' || !Number.isFinite(ttlSeconds) || ttlSeconds <= 0) {
       throw new LTMError('validation_error', `ttlSeconds must be a positive finite number, got ${String(ttlSeconds)}`);
     }
-    return now + Math.round(ttlSeconds * 1000);
+    return checkRepresentable(now + Math.round(ttlSeconds * 1000), `ttlSeconds ${ttlSeconds}`);
   }
-  if (expiresAt !== undefined) return parseInstant(expiresAt, 'expiresAt');
+  if (expiresAt !== undefined) return checkRepresentable(parseInstant(expiresAt, 'expiresAt'), 'expiresAt');
   return null;
+}
+
+/** ±8.64e15 ms is the range of a JavaScript Date; an instant outside it could never be read back. */
+const MAX_INSTANT_MS = 8.64e15;
+
+function checkRepresentable(ms: number, what: string): number {
+  if (Math.abs(ms) > MAX_INSTANT_MS) {
+    throw new LTMError('validation_error', `${what} lies outside the range of dates (year -271821 to 275760)`);
+  }
+  return ms;
 }
 
 /** A `Date`, ISO-8601 string or epoch milliseconds, as epoch milliseconds. */

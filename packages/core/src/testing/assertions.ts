@@ -133,6 +133,27 @@ export function tick(): Promise<void> {
   return sleepPast(Date.now() + 3);
 }
 
+let timeZoneQueue: Promise<unknown> = Promise.resolve();
+
+/**
+ * Runs `body` with `process.env.TZ` set to `zone`, then restores it. The zone is process-wide, so these
+ * sections run one at a time even when several suites run concurrently in one process.
+ */
+export function withTimeZone<T>(zone: string, body: () => Promise<T>): Promise<T> {
+  const run = timeZoneQueue.then(async () => {
+    const original = process.env.TZ;
+    process.env.TZ = zone;
+    try {
+      return await body();
+    } finally {
+      if (original === undefined) delete process.env.TZ;
+      else process.env.TZ = original;
+    }
+  });
+  timeZoneQueue = run.catch(() => undefined);
+  return run;
+}
+
 /** Opens a fresh store, runs `body`, then closes and destroys it whatever happened. */
 export async function withBackend<T>(harness: BackendHarness, body: (backend: LTMBackend) => Promise<T>): Promise<T> {
   const backend = await harness.create();

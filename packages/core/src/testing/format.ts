@@ -4,7 +4,7 @@
  * exactly what the backend will see.
  */
 import type { CommitBatch, DocRow, EntryRow, RelationName, TermRow } from '../format.js';
-import { check, fail, preview, same, sortedKeys } from './assertions.js';
+import { check, fail, preview, same, sortedKeys, withTimeZone } from './assertions.js';
 import type { ContractCheck, FormatUnderTest, StorageFormatHarness } from './harness.js';
 
 export type StorageFormatCheck = ContractCheck<StorageFormatHarness>;
@@ -238,26 +238,19 @@ export const storageFormatContractChecks: readonly StorageFormatCheck[] = [
   {
     name: 'format: a commit makes puts visible in entries with the documented columns, timestamps as UTC instants',
     async run(harness) {
-      const original = process.env.TZ;
       // A format that writes wall-clock time somewhere converts with the engine's zone: make that zone odd.
-      process.env.TZ = ODD_TIME_ZONE;
-      try {
-        await withFreshFormat(harness, async (under) => {
-          const model: Model = new Map();
-          await under.format.commit(putBatch(model, [
-            [entry('plain'), ['plain', 'text']],
-            [entry('null-value', { value: 'null', metadata: '{}' }), []],
-            [entry('expiring', { createdAt: T0 - 5, updatedAt: T0 + 7, expiresAt: T0 + HOUR + 1 }), ['expiring']],
-            [entry('nested', { value: JSON.stringify({ a: [1, 2.5, null, { b: 'c' }], s: 'line\nbreak \u0000 \u2028 😀' }), metadata: JSON.stringify({ tags: ['x'], n: { deep: true } }) }), ['nested']],
-          ]));
-          await expectState(under, model, 'after one commit');
-          const [nullRow] = await under.query(`SELECT ("value" IS NULL) AS "is_sql_null" FROM ${under.format.relation('entries')} WHERE "key" = 'null-value'`);
-          same(nullRow?.is_sql_null, false, 'a JSON null value is the JSON text null, not SQL NULL');
-        });
-      } finally {
-        if (original === undefined) delete process.env.TZ;
-        else process.env.TZ = original;
-      }
+      await withTimeZone(ODD_TIME_ZONE, () => withFreshFormat(harness, async (under) => {
+        const model: Model = new Map();
+        await under.format.commit(putBatch(model, [
+          [entry('plain'), ['plain', 'text']],
+          [entry('null-value', { value: 'null', metadata: '{}' }), []],
+          [entry('expiring', { createdAt: T0 - 5, updatedAt: T0 + 7, expiresAt: T0 + HOUR + 1 }), ['expiring']],
+          [entry('nested', { value: JSON.stringify({ a: [1, 2.5, null, { b: 'c' }], s: 'line\nbreak \u0000 \u2028 😀' }), metadata: JSON.stringify({ tags: ['x'], n: { deep: true } }) }), ['nested']],
+        ]));
+        await expectState(under, model, 'after one commit');
+        const [nullRow] = await under.query(`SELECT ("value" IS NULL) AS "is_sql_null" FROM ${under.format.relation('entries')} WHERE "key" = 'null-value'`);
+        same(nullRow?.is_sql_null, false, 'a JSON null value is the JSON text null, not SQL NULL');
+      }));
     },
   },
   {

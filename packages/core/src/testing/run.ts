@@ -7,12 +7,13 @@ import { backendContractChecks } from './backend/index.js';
 import { storageFormatContractChecks } from './format.js';
 import type { BackendHarness, ContractCheck, ContractReport, RunContractOptions, StorageFormatHarness } from './harness.js';
 import { DEFAULT_CHECK_TIMEOUT_MS, runContractChecks } from './harness.js';
+import type { LTMBackend } from '../types.js';
 
-export function runBackendContract(harness: BackendHarness, options?: RunContractOptions): Promise<ContractReport> {
+export function runBackendContract<B extends LTMBackend>(harness: BackendHarness<B>, options?: RunContractOptions): Promise<ContractReport> {
   return runContractChecks(backendContractChecks, harness, options);
 }
 
-export function runStorageFormatContract(harness: StorageFormatHarness, options?: RunContractOptions): Promise<ContractReport> {
+export function runStorageFormatContract<Engine>(harness: StorageFormatHarness<Engine>, options?: RunContractOptions): Promise<ContractReport> {
   return runContractChecks(storageFormatContractChecks, harness, options);
 }
 
@@ -20,12 +21,12 @@ export function runStorageFormatContract(harness: StorageFormatHarness, options?
  * Registers `describe('LTM backend contract: <name>')` with one `it` per check that applies to the
  * harness's capabilities. Call it at the top level of a test file.
  */
-export function describeBackendContract(harness: BackendHarness, options?: Pick<RunContractOptions, 'timeoutMs' | 'filter'>): void {
+export function describeBackendContract<B extends LTMBackend>(harness: BackendHarness<B>, options?: RunContractOptions): void {
   describeChecks(`LTM backend contract: ${harness.name}`, backendContractChecks, harness, options);
 }
 
 /** Registers `describe('LTM storage format contract: <name>')` with one `it` per check. */
-export function describeStorageFormatContract(harness: StorageFormatHarness, options?: Pick<RunContractOptions, 'timeoutMs' | 'filter'>): void {
+export function describeStorageFormatContract<Engine>(harness: StorageFormatHarness<Engine>, options?: RunContractOptions): void {
   describeChecks(`LTM storage format contract: ${harness.name}`, storageFormatContractChecks, harness, options);
 }
 

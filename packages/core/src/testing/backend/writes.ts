@@ -1,6 +1,6 @@
 import type { JsonValue } from '../../json.js';
 import type { StoreItem } from '../../types.js';
-import { assertIsoUtc, check, failedWith, same, sortedKeys, succeeded, tick, withBackend } from '../assertions.js';
+import { assertIsoUtc, check, failedWith, same, sortedKeys, succeeded, tick, withBackend, withTimeZone } from '../assertions.js';
 import type { BackendCheck } from './common.js';
 import { found, listAll, missing, searchAll, writable } from './common.js';
 
@@ -161,32 +161,25 @@ export const writeChecks: BackendCheck[] = [
     name: 'timestamps: ISO-8601 UTC strings whatever process.env.TZ',
     appliesTo: writable,
     async run(harness) {
-      const original = process.env.TZ;
-      try {
-        for (const zone of ODD_TIME_ZONES) {
-          // Set before opening: engines read the zone when they start, as they would on a user's machine.
-          process.env.TZ = zone;
-          await withBackend(harness, async (backend) => {
-            const before = Date.now();
-            await succeeded(backend.store('k', new Date(Date.UTC(2024, 6, 1, 12)), { at: new Date(Date.UTC(2024, 0, 1)) } as never, { expiresAt: '2100-06-01T12:00:00+05:30' }), `store under TZ=${zone}`);
-            const after = Date.now();
-            const entry = await found(backend, 'k', `retrieve under TZ=${zone}`);
-            for (const [name, value] of [['createdAt', entry.createdAt], ['updatedAt', entry.updatedAt]] as const) {
-              const instant = assertIsoUtc(value, `${name} under TZ=${zone}`);
-              check(instant >= before - 1000 && instant <= after + 1000, `${name} under TZ=${zone} is ${value}, but the store ran between ${new Date(before).toISOString()} and ${new Date(after).toISOString()}`);
-            }
-            same(assertIsoUtc(entry.expiresAt, `expiresAt under TZ=${zone}`), Date.UTC(2100, 5, 1, 6, 30), `expiresAt under TZ=${zone}`);
-            same(entry.value, '2024-07-01T12:00:00.000Z', `a Date value under TZ=${zone} becomes its UTC ISO string`);
-            same(entry.metadata, { at: '2024-01-01T00:00:00.000Z' }, `a Date in metadata under TZ=${zone}`);
-            const listed = await succeeded(backend.list(), `list under TZ=${zone}`);
-            same(listed.items[0]?.updatedAt, entry.updatedAt, `list updatedAt under TZ=${zone}`);
-            const hits = await succeeded(backend.search(), `search() under TZ=${zone}`);
-            same(hits.results[0]?.updatedAt, entry.updatedAt, `search updatedAt under TZ=${zone}`);
-          });
-        }
-      } finally {
-        if (original === undefined) delete process.env.TZ;
-        else process.env.TZ = original;
+      for (const zone of ODD_TIME_ZONES) {
+        // Set before opening: engines read the zone when they start, as they would on a user's machine.
+        await withTimeZone(zone, () => withBackend(harness, async (backend) => {
+          const before = Date.now();
+          await succeeded(backend.store('k', new Date(Date.UTC(2024, 6, 1, 12)), { at: new Date(Date.UTC(2024, 0, 1)) } as never, { expiresAt: '2100-06-01T12:00:00+05:30' }), `store under TZ=${zone}`);
+          const after = Date.now();
+          const entry = await found(backend, 'k', `retrieve under TZ=${zone}`);
+          for (const [name, value] of [['createdAt', entry.createdAt], ['updatedAt', entry.updatedAt]] as const) {
+            const instant = assertIsoUtc(value, `${name} under TZ=${zone}`);
+            check(instant >= before - 1000 && instant <= after + 1000, `${name} under TZ=${zone} is ${value}, but the store ran between ${new Date(before).toISOString()} and ${new Date(after).toISOString()}`);
+          }
+          same(assertIsoUtc(entry.expiresAt, `expiresAt under TZ=${zone}`), Date.UTC(2100, 5, 1, 6, 30), `expiresAt under TZ=${zone}`);
+          same(entry.value, '2024-07-01T12:00:00.000Z', `a Date value under TZ=${zone} becomes its UTC ISO string`);
+          same(entry.metadata, { at: '2024-01-01T00:00:00.000Z' }, `a Date in metadata under TZ=${zone}`);
+          const listed = await succeeded(backend.list(), `list under TZ=${zone}`);
+          same(listed.items[0]?.updatedAt, entry.updatedAt, `list updatedAt under TZ=${zone}`);
+          const hits = await succeeded(backend.search(), `search() under TZ=${zone}`);
+          same(hits.results[0]?.updatedAt, entry.updatedAt, `search updatedAt under TZ=${zone}`);
+        }));
       }
     },
   },

@@ -276,18 +276,12 @@ export class MemoryBackend implements LTMBackend {
   }
 
   #prepare(key: unknown, value: unknown, metadata: unknown, expiresAt: number | null): PreparedWrite {
-    const validKey = validateKey(key);
-    const valueText = serializeValue(value, this.#maxValueBytes);
-    const metadataText = serializeMetadata(metadata, this.#maxValueBytes);
-    // serializeMetadata honours toJSON, so a Date (or any object whose toJSON is not an object) gets past it.
-    if (!metadataText.startsWith('{')) {
-      throw new LTMError('validation_error', `metadata must be a JSON object, got something that serializes to ${metadataText.slice(0, 40)}`);
-    }
-    // resolveExpiry accepts any finite instant; one a Date cannot hold would make every later read fail.
-    if (expiresAt !== null && Number.isNaN(new Date(expiresAt).getTime())) {
-      throw new LTMError('validation_error', `expiry is outside the representable range of dates (${expiresAt} ms since 1970)`);
-    }
-    return { key: validKey, valueText, metadataText, expiresAt };
+    return {
+      key: validateKey(key),
+      valueText: serializeValue(value, this.#maxValueBytes),
+      metadataText: serializeMetadata(metadata, this.#maxValueBytes),
+      expiresAt,
+    };
   }
 
   /** Stores a validated write; returns whether it created the key (no live entry held it). */

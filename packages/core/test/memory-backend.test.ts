@@ -4,11 +4,17 @@ import { MemoryBackend } from '../src/memory-backend.js';
 import { createLTMBackend } from '../src/registry.js';
 import { analyzeDocument, analyzeQuery, scoreBm25 } from '../src/text/index.js';
 import type { JsonObject, JsonValue } from '../src/json.js';
-import type { LTMBackend, SearchSuccess, StatsSuccess } from '../src/types.js';
+import type { LTMBackend, RetrieveFound, RetrieveResult, SearchSuccess, StatsSuccess } from '../src/types.js';
 
 function ok<R extends { success: boolean }>(result: R): Extract<R, { success: true }> {
   if (!result.success) throw new Error(`expected success, got ${JSON.stringify(result)}`);
   return result as Extract<R, { success: true }>;
+}
+
+function found(result: RetrieveResult): RetrieveFound {
+  const success = ok(result);
+  if (!success.found) throw new Error('expected the key to be found');
+  return success;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -44,11 +50,11 @@ describe('MemoryBackend', () => {
     await backend.store('k', value, metadata);
     value.list.push(3);
     metadata.tag = 'changed';
-    const first = ok(await backend.retrieve('k'));
+    const first = found(await backend.retrieve('k'));
     expect([first.value, first.metadata]).toEqual([{ list: [1, 2] }, { tag: 'a' }]);
     (first.value as { list: number[] }).list.push(4);
     (first.metadata as JsonObject).tag = 'mutated';
-    const second = ok(await backend.retrieve('k'));
+    const second = found(await backend.retrieve('k'));
     expect([second.value, second.metadata]).toEqual([{ list: [1, 2] }, { tag: 'a' }]);
     expect(ok(await backend.search({ filter: { tag: 'a' } })).results.map((hit) => hit.key)).toEqual(['k']);
   });

@@ -3,7 +3,7 @@
 // It needs only Node 20 and npm: it installs the pinned pnpm (from package.json's packageManager)
 // through npx, installs the workspace, provisions what the tests need and builds, then runs the task.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,14 +42,46 @@ function setup() {
   step('build packages', 'turbo', ['run', 'build', '--output-logs=errors-only']);
 }
 
+/** The JSON reports vitest writes in each workspace package (see tooling/vitest.shared.mjs). */
+function testReports() {
+  const found = [];
+  for (const group of ['packages', 'apps', '.']) {
+    const base = join(root, group);
+    const dirs = group === '.' ? ['tooling'] : readdirSync(base);
+    for (const dir of dirs) {
+      const file = join(base, dir, '.test-report.json');
+      if (existsSync(file)) found.push(file);
+    }
+  }
+  return found;
+}
+
+function summarize(reports) {
+  let passed = 0;
+  let failed = 0;
+  let skipped = 0;
+  for (const file of reports) {
+    const report = JSON.parse(readFileSync(file, 'utf8'));
+    passed += report.numPassedTests;
+    failed += report.numFailedTests;
+    skipped += report.numPendingTests + report.numTodoTests;
+  }
+  console.log(`\n${reports.length} packages tested`);
+  console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+}
+
 switch (task) {
   case 'setup':
     setup();
     break;
-  case 'test':
+  case 'test': {
     setup();
-    step('run every test', 'turbo', ['run', 'test', '--concurrency=1', ...args]);
-    break;
+    const reports = testReports();
+    for (const report of reports) rmSync(report, { force: true });
+    const result = spawnSync('turbo', ['run', 'test', '--concurrency=1', '--continue', ...args], { cwd: root, env, stdio: 'inherit' });
+    summarize(testReports());
+    process.exit(result.status ?? 1);
+  }
   case 'demo':
     setup();
     step('ltm demo', 'node', ['apps/cli/dist/main.js', 'demo', ...args]);

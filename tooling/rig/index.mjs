@@ -1,0 +1,349 @@
+// The cloud test rig: an S3 server (versitygw, posix backend) and an Azure Blob server (Azurite), each started
+// on loopback with a random free port, a fresh temporary data directory and fresh random credentials, and
+// stopped with its whole process group. See README.md for what runs and what it does not prove.
+
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { installRig } from './install.mjs';
+
+const HOST = '127.0.0.1';
+const REGION = 'us-east-1';
+const READY_TIMEOUT_MS = 60_000;
+const STOP_GRACE_MS = 5_000;
+// A port found free can be taken by someone else before the service binds it; start again on new ports.
+const START_ATTEMPTS = 3;
+
+/**
+ * Starts the requested services and resolves once each answers HTTP. Returns
+ * `{ s3?, azure?, stop() }`; `stop()` is idempotent and removes the data directories.
+ */
+export async function startRig({ s3 = true, azure = true, env = process.env, log = () => {} } = {}) {
+  if (!s3 && !azure) throw new Error('startRig: ask for at least one service ({ s3: true } or { azure: true })');
+  const installed = await installRig({ s3, azure, env, log });
+  const services = [];
+  const rig = {
+    /** `{ name, pid, dataDir }` of each running service, for diagnostics. */
+    services,
+    async stop() {
+      await Promise.all(services.splice(0).map((s) => s.stop()));
+    },
+  };
+  try {
+    if (s3) {
+      const s = await startWithRetries(() => startVersitygw(installed.versitygw, env));
+      services.push(s);
+      rig.s3 = s.info;
+    }
+    if (azure) {
+      const s = await startWithRetries(() => startAzurite(installed.azurite, env));
+      services.push(s);
+      rig.azure = s.info;
+    }
+  } catch (err) {
+    await rig.stop();
+    throw err;
+  }
+  return rig;
+}
+
+/** Connection details a test worker can rebuild from the environment that `exportRigEnv` filled in. */
+export function rigFromEnv(env = process.env) {
+  const rig = {};
+  if (env.LTM_RIG_S3_ENDPOINT) {
+    rig.s3 = s3Info({
+      endpoint: env.LTM_RIG_S3_ENDPOINT,
+      region: env.LTM_RIG_S3_REGION ?? REGION,
+      accessKeyId: env.LTM_RIG_S3_ACCESS_KEY_ID,
+      secretAccessKey: env.LTM_RIG_S3_SECRET_ACCESS_KEY,
+      version: env.LTM_RIG_S3_VERSION,
+    });
+  }
+  if (env.LTM_RIG_AZURE_BLOB_ENDPOINT) {
+    rig.azure = azureInfo({
+      blobEndpoint: env.LTM_RIG_AZURE_BLOB_ENDPOINT,
+      accountName: env.LTM_RIG_AZURE_ACCOUNT_NAME,
+      accountKey: env.LTM_RIG_AZURE_ACCOUNT_KEY,
+      version: env.LTM_RIG_AZURE_VERSION,
+    });
+  }
+  return rig;
+}
+
+/** Writes the rig's connection details into `env` (names as read by `rigFromEnv`). */
+export function exportRigEnv(rig, env = process.env) {
+  if (rig.s3) {
+    env.LTM_RIG_S3_ENDPOINT = rig.s3.endpoint;
+    env.LTM_RIG_S3_REGION = rig.s3.region;
+    env.LTM_RIG_S3_ACCESS_KEY_ID = rig.s3.accessKeyId;
+    env.LTM_RIG_S3_SECRET_ACCESS_KEY = rig.s3.secretAccessKey;
+    env.LTM_RIG_S3_VERSION = rig.s3.version;
+  }
+  if (rig.azure) {
+    env.LTM_RIG_AZURE_BLOB_ENDPOINT = rig.azure.blobEndpoint;
+    env.LTM_RIG_AZURE_ACCOUNT_NAME = rig.azure.accountName;
+    env.LTM_RIG_AZURE_ACCOUNT_KEY = rig.azure.accountKey;
+    env.LTM_RIG_AZURE_CONNECTION_STRING = rig.azure.connectionString;
+    env.LTM_RIG_AZURE_VERSION = rig.azure.version;
+  }
+}
+
+/** Plain data (no functions) describing the rig, for vitest's `provide`/`inject`. */
+export function rigConnection(rig) {
+  const pick = (info, keys) => info && Object.fromEntries(keys.map((k) => [k, info[k]]));
+  return {
+    s3: pick(rig.s3, ['endpoint', 'region', 'accessKeyId', 'secretAccessKey', 'version']),
+    azure: pick(rig.azure, ['blobEndpoint', 'accountName', 'accountKey', 'connectionString', 'version']),
+  };
+}
+
+// --- service descriptions --------------------------------------------------------------------------------
+
+function s3Info({ endpoint, region, accessKeyId, secretAccessKey, version }) {
+  const credentials = { accessKeyId, secretAccessKey };
+  // Path-style: the emulator has one host name, so bucket names cannot be subdomains.
+  const clientConfig = { endpoint, region, credentials, forcePathStyle: true };
+  return {
+    endpoint,
+    region,
+    accessKeyId,
+    secretAccessKey,
+    version,
+    clientConfig,
+    /** Creates a bucket (a fresh random name when none is given) and resolves to its name. */
+    async createBucket(name = `ltm-test-${randomUUID().slice(0, 13)}`) {
+      const { S3Client, CreateBucketCommand } = await import('@aws-sdk/client-s3');
+      const client = new S3Client(clientConfig);
+      try {
+        await client.send(new CreateBucketCommand({ Bucket: name }));
+      } finally {
+        client.destroy();
+      }
+      return name;
+    },
+  };
+}
+
+function azureInfo({ blobEndpoint, accountName, accountKey, version }) {
+  const connectionString =
+    `DefaultEndpointsProtocol=http;AccountName=${accountName};AccountKey=${accountKey};` +
+    `BlobEndpoint=${blobEndpoint};`;
+  return {
+    blobEndpoint,
+    accountName,
+    accountKey,
+    connectionString,
+    version,
+    /** Creates a container (a fresh random name when none is given) and resolves to its name. */
+    async createContainer(name = `ltm-test-${randomUUID().slice(0, 13)}`) {
+      const { BlobServiceClient } = await import('@azure/storage-blob');
+      await BlobServiceClient.fromConnectionString(connectionString).getContainerClient(name).create();
+      return name;
+    },
+  };
+}
+
+async function startVersitygw({ command, version }, env) {
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'ltm-rig-s3-'));
+  const root = join(dataDir, 'buckets');
+  const meta = join(dataDir, 'meta');
+  await Promise.all([mkdir(root), mkdir(meta)]);
+  // AWS-shaped random credentials, fresh per rig, so a test can never pass on a well-known default key.
+  const accessKeyId = `LTMRIG${randomBytes(7).toString('hex').toUpperCase()}`;
+  const secretAccessKey = randomBytes(30).toString('base64');
+  const endpoint = `http://${HOST}:${port}`;
+  const service = await launch({
+    name: `versitygw ${version}`,
+    command,
+    // Metadata (etags, content types) in a sidecar directory rather than xattrs, so the rig also runs
+    // where the temp directory is a filesystem without user xattrs (older tmpfs, some containers).
+    args: ['--port', `${HOST}:${port}`, '--region', REGION, '--quiet', 'posix', '--sidecar', meta, root],
+    // Credentials through the environment rather than argv, where any local user could read them in `ps`.
+    env: { ...baseEnv(env), ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
+    dataDir,
+    url: `${endpoint}/`,
+  });
+  service.info = s3Info({ endpoint, region: REGION, accessKeyId, secretAccessKey, version });
+  return service;
+}
+
+async function startAzurite({ command, version }, env) {
+  const port = await freePort();
+  const dataDir = await mkdtemp(join(tmpdir(), 'ltm-rig-azure-'));
+  const accountName = 'ltmrig';
+  const accountKey = randomBytes(64).toString('base64');
+  const blobEndpoint = `http://${HOST}:${port}/${accountName}`;
+  const service = await launch({
+    name: `Azurite ${version}`,
+    command: process.execPath,
+    args: [
+      command,
+      '--blobHost',
+      HOST,
+      '--blobPort',
+      String(port),
+      '--location',
+      join(dataDir, 'data'),
+      '--silent',
+      '--disableTelemetry',
+      // Azurite 3.35 (the last release for Node 20) predates the service version that current SDKs send.
+      '--skipApiVersionCheck',
+    ],
+    env: { ...baseEnv(env), AZURITE_ACCOUNTS: `${accountName}:${accountKey}` },
+    dataDir,
+    url: `${blobEndpoint}?comp=list`,
+  });
+  service.info = azureInfo({ blobEndpoint, accountName, accountKey, version });
+  return service;
+}
+
+// Loopback traffic must never go through a proxy the user configured for the internet.
+function baseEnv(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !/^(https?|no|all)_proxy$/i.test(k)));
+}
+
+async function startWithRetries(start) {
+  let lastError;
+  for (let attempt = 1; attempt <= START_ATTEMPTS; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      lastError = err;
+      if (!err.exitedEarly) break;
+    }
+  }
+  throw lastError;
+}
+
+// --- processes -------------------------------------------------------------------------------------------
+
+// The service runs under a small shell that, once this Node process is gone without calling stop() (a test
+// runner SIGKILLed by a CI timeout), kills the service and removes its data directory, so nothing is left
+// listening or lying in the temp directory. stop() itself signals the whole process group.
+const WATCHDOG = [
+  'parent=$1; data=$2; shift 2',
+  '"$@" & child=$!',
+  '( while kill -0 "$parent" 2>/dev/null; do sleep 1; done; kill -KILL "$child" ) & watchdog=$!',
+  'wait "$child"; status=$?',
+  'kill "$watchdog" 2>/dev/null',
+  'kill -0 "$parent" 2>/dev/null || rm -rf "$data"',
+  'exit "$status"',
+].join('\n');
+
+async function launch({ name, command, args, env, dataDir, url }) {
+  const logPath = join(dataDir, 'service.log');
+  const logFd = openSync(logPath, 'a');
+  let child;
+  try {
+    child = spawn('/bin/sh', ['-c', WATCHDOG, 'ltm-rig', String(process.pid), dataDir, command, ...args], {
+      detached: true, // its own process group, so stop() reaches the service and the watchdog together
+      stdio: ['ignore', logFd, logFd],
+      env,
+    });
+  } finally {
+    closeSync(logFd);
+  }
+  // A rig is stopped explicitly; holding the event loop open for it would turn a forgotten stop() into a hang.
+  child.unref();
+
+  let exit = null;
+  const exited = new Promise((resolveExit) => {
+    child.on('exit', (code, signal) => {
+      exit = signal ?? `exit ${code}`;
+      resolveExit();
+    });
+    child.on('error', (err) => {
+      exit = err.message;
+      resolveExit();
+    });
+  });
+
+  const service = {
+    name,
+    pid: child.pid,
+    dataDir,
+    info: null,
+    stopped: false,
+    async stop() {
+      if (service.stopped) return;
+      service.stopped = true;
+      await killGroup(child.pid, exited);
+      if (!env.LTM_RIG_KEEP) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    if (exit !== null) {
+      await service.stop();
+      const err = new Error(`${name} exited before it was ready (${exit}):\n${logTail(logPath)}`);
+      err.exitedEarly = true;
+      throw err;
+    }
+    if (await answers(url)) return service;
+    if (Date.now() > deadline) {
+      const tail = logTail(logPath);
+      await service.stop();
+      throw new Error(`${name} did not answer at ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${tail}`);
+    }
+    await sleep(100);
+  }
+}
+
+async function answers(url) {
+  try {
+    // Any HTTP status will do (unsigned requests get 403): the server is up and parsing requests.
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await res.body?.cancel();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// The whole group: the shell, its watchdog and the service (which outlives the shell when only it is hit).
+async function killGroup(pid, exited) {
+  signalGroup(pid, 'SIGTERM');
+  const deadline = Date.now() + STOP_GRACE_MS;
+  while (signalGroup(pid, 0) && Date.now() < deadline) await sleep(50);
+  // The data is throwaway, so a service slow to shut down is killed rather than waited for.
+  signalGroup(pid, 'SIGKILL');
+  await Promise.race([exited, sleep(STOP_GRACE_MS)]);
+}
+
+/** Sends `signal` to the process group; false when the group no longer exists. */
+export function signalGroup(pid, signal) {
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch (err) {
+    if (err.code === 'ESRCH') return false;
+    throw err;
+  }
+}
+
+function logTail(path) {
+  try {
+    return readFileSync(path, 'utf8').slice(-2000) || '(no output)';
+  } catch {
+    return '(no log)';
+  }
+}
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, HOST, () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}

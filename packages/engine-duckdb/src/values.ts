@@ -1,3 +1,4 @@
+import './node-api-fixes.js';
 import {
   DOUBLE,
   DuckDBTypeId,

@@ -38,6 +38,15 @@ describe('parameters are bound by JS type', () => {
     expect(row).toEqual({ s: tricky, n: -7, b: false, f: 0.1, l: ['x', tricky] });
   });
 
+  it('keeps a leading byte order mark (U+FEFF) both ways, in VARCHAR, JSON and lists', async () => {
+    const bom = '\uFEFFkey';
+    const [row] = await engine.query('SELECT $1 AS s, $2::JSON AS j, $3 AS l, length($1) AS n, encode($1) AS bytes', [bom, '"\uFEFF"', [bom]]);
+    expect(row).toEqual({ s: bom, j: '"\uFEFF"', l: [bom], n: 4, bytes: Buffer.from([0xef, 0xbb, 0xbf, 0x6b, 0x65, 0x79]) });
+    await engine.run('CREATE TABLE bom(k VARCHAR PRIMARY KEY)');
+    await engine.withConnection((connection) => connection.appendRows('bom', [[bom]]));
+    expect(await engine.query('SELECT k FROM bom WHERE k = $1', [bom])).toEqual([{ k: bom }]);
+  });
+
   it('makes WHERE key IN (SELECT unnest($1)) take a string[]', async () => {
     await engine.run('CREATE TABLE keyed(key VARCHAR PRIMARY KEY, n INTEGER)');
     await engine.run("INSERT INTO keyed VALUES ('a', 1), ('b', 2), ('c', 3)");

@@ -20,7 +20,7 @@ const STOP_GRACE_MS = 5_000;
 const START_ATTEMPTS = 3;
 
 /**
- * Starts the requested services and resolves once each answers HTTP. Returns
+ * Starts the requested services and resolves once each answers a request signed with its credentials. Returns
  * `{ s3?, azure?, stop() }`; `stop()` is idempotent and removes the data directories.
  */
 export async function startRig({ s3 = true, azure = true, env = process.env, log = () => {} } = {}) {
@@ -34,21 +34,18 @@ export async function startRig({ s3 = true, azure = true, env = process.env, log
       await Promise.all(services.splice(0).map((s) => s.stop()));
     },
   };
-  try {
-    if (s3) {
-      const s = await startWithRetries(() => startVersitygw(installed.versitygw, env));
-      services.push(s);
-      rig.s3 = s.info;
-    }
-    if (azure) {
-      const s = await startWithRetries(() => startAzurite(installed.azurite, env));
-      services.push(s);
-      rig.azure = s.info;
-    }
-  } catch (err) {
+  const starting = [
+    s3 && startWithRetries(() => startVersitygw(installed.versitygw, env)),
+    azure && startWithRetries(() => startAzurite(installed.azurite, env)),
+  ];
+  const outcomes = await Promise.allSettled(starting.filter(Boolean));
+  for (const o of outcomes) if (o.status === 'fulfilled') services.push(o.value);
+  const failed = outcomes.find((o) => o.status === 'rejected');
+  if (failed) {
     await rig.stop();
-    throw err;
+    throw failed.reason;
   }
+  for (const s of services) rig[s.kind] = s.info;
   return rig;
 }
 
@@ -158,7 +155,10 @@ async function startVersitygw({ command, version }, env) {
   const accessKeyId = `LTMRIG${randomBytes(7).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(30).toString('base64');
   const endpoint = `http://${HOST}:${port}`;
-  const service = await launch({
+  const info = s3Info({ endpoint, region: REGION, accessKeyId, secretAccessKey, version });
+  return launch({
+    kind: 's3',
+    info,
     name: `versitygw ${version}`,
     command,
     // Metadata (etags, content types) in a sidecar directory rather than xattrs, so the rig also runs
@@ -167,10 +167,8 @@ async function startVersitygw({ command, version }, env) {
     // Credentials through the environment rather than argv, where any local user could read them in `ps`.
     env: { ...baseEnv(env), ROOT_ACCESS_KEY_ID: accessKeyId, ROOT_SECRET_ACCESS_KEY: secretAccessKey },
     dataDir,
-    url: `${endpoint}/`,
+    ready: () => s3Answers(info),
   });
-  service.info = s3Info({ endpoint, region: REGION, accessKeyId, secretAccessKey, version });
-  return service;
 }
 
 async function startAzurite({ command, version }, env) {
@@ -179,7 +177,10 @@ async function startAzurite({ command, version }, env) {
   const accountName = 'ltmrig';
   const accountKey = randomBytes(64).toString('base64');
   const blobEndpoint = `http://${HOST}:${port}/${accountName}`;
-  const service = await launch({
+  const info = azureInfo({ blobEndpoint, accountName, accountKey, version });
+  return launch({
+    kind: 'azure',
+    info,
     name: `Azurite ${version}`,
     command: process.execPath,
     args: [
@@ -197,10 +198,35 @@ async function startAzurite({ command, version }, env) {
     ],
     env: { ...baseEnv(env), AZURITE_ACCOUNTS: `${accountName}:${accountKey}` },
     dataDir,
-    url: `${blobEndpoint}?comp=list`,
+    ready: () => azureAnswers(info),
   });
-  service.info = azureInfo({ blobEndpoint, accountName, accountKey, version });
-  return service;
+}
+
+// Readiness is a signed request with this rig's own credentials, not just an open port: should another
+// server have taken the port between freePort() and the bind, it would answer, but refuse these credentials.
+async function s3Answers(info) {
+  const { S3Client, ListBucketsCommand } = await import('@aws-sdk/client-s3');
+  const client = new S3Client({ ...info.clientConfig, maxAttempts: 1, requestHandler: { requestTimeout: 2_000 } });
+  try {
+    await client.send(new ListBucketsCommand({}));
+    return true;
+  } catch {
+    return false;
+  } finally {
+    client.destroy();
+  }
+}
+
+async function azureAnswers(info) {
+  const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
+  const credential = new StorageSharedKeyCredential(info.accountName, info.accountKey);
+  const client = new BlobServiceClient(info.blobEndpoint, credential, { retryOptions: { maxTries: 1, tryTimeoutInMs: 2_000 } });
+  try {
+    await client.getProperties();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 // Loopback traffic must never go through a proxy the user configured for the internet.
@@ -236,7 +262,7 @@ const WATCHDOG = [
   'exit "$status"',
 ].join('\n');
 
-async function launch({ name, command, args, env, dataDir, url }) {
+async function launch({ kind, info, name, command, args, env, dataDir, ready }) {
   const logPath = join(dataDir, 'service.log');
   const logFd = openSync(logPath, 'a');
   let child;
@@ -265,10 +291,11 @@ async function launch({ name, command, args, env, dataDir, url }) {
   });
 
   const service = {
+    kind,
+    info,
     name,
     pid: child.pid,
     dataDir,
-    info: null,
     stopped: false,
     async stop() {
       if (service.stopped) return;
@@ -286,24 +313,13 @@ async function launch({ name, command, args, env, dataDir, url }) {
       err.exitedEarly = true;
       throw err;
     }
-    if (await answers(url)) return service;
+    if (await ready()) return service;
     if (Date.now() > deadline) {
       const tail = logTail(logPath);
       await service.stop();
-      throw new Error(`${name} did not answer at ${url} within ${READY_TIMEOUT_MS / 1000} s:\n${tail}`);
+      throw new Error(`${name} did not answer within ${READY_TIMEOUT_MS / 1000} s:\n${tail}`);
     }
     await sleep(100);
-  }
-}
-
-async function answers(url) {
-  try {
-    // Any HTTP status will do (unsigned requests get 403): the server is up and parsing requests.
-    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
-    await res.body?.cancel();
-    return true;
-  } catch {
-    return false;
   }
 }
 

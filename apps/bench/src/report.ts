@@ -8,7 +8,8 @@ export function formatReport(report: BenchReport): string {
   const table = new Table({
     head: ['operation', 'ours ops/s', 'p50', 'p99', 'peer ops/s', 'p50', 'p99', 'ours/peer'],
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
-    style: { head: ['bold'] },
+    // cli-table3 colours on its own; follow picocolors so NO_COLOR and pipes get plain text.
+    style: pc.isColorSupported ? { head: ['bold'] } : { head: [], border: [] },
   });
   for (const phase of report.phases) {
     const ratio = phase.ours.opsPerSec / phase.peer.opsPerSec;

@@ -59,11 +59,11 @@ export const DEFAULT_CONFIG: WorkloadConfig = {
 export const QUICK_CONFIG: WorkloadConfig = {
   ...DEFAULT_CONFIG,
   n: 5_000,
-  sequentialStores: 1_000,
+  sequentialStores: 500,
   concurrentStores: 1_000,
   retrieves: 1_000,
   searches: 100,
-  mixedOps: 2_000,
+  mixedOps: 1_000,
   verifySample: 300,
   warmup: 100,
   minReadPhaseMs: 500,
@@ -105,16 +105,16 @@ export interface WorkloadHooks {
   settle?: () => void;
 }
 
-/**
- * Runs every phase on both sides and returns their numbers. Throws `VerificationError` when a side
- * reads back something other than what was written, and `Error` when an operation fails.
- */
 export interface WorkloadResult {
   phases: PhaseResult[];
   /** Entries read back and compared on each side after the load and at the end (every timed read is checked too). */
   verified: number;
 }
 
+/**
+ * Runs every phase on both sides and returns their numbers. Throws `VerificationError` when a side
+ * reads back something other than what was written, and `Error` when an operation fails.
+ */
 export async function runWorkload(ours: LTMBackend, peer: LTMBackend, config: WorkloadConfig, hooks: WorkloadHooks = {}): Promise<WorkloadResult> {
   const sides: BenchSide[] = [
     { role: 'ours', backend: ours },
@@ -318,6 +318,13 @@ async function searchAll(side: BenchSide, specs: SearchSpec[], warmup: number, m
   }
   const wall = elapsedMs(start);
   answers.forEach((answer, i) => checkSearch(side, timed[i] as SearchSpec, answer, expected));
+  // Each hit is checked above; this catches the opposite lie, a search that finds nothing.
+  const distinct = new Map<SearchSpec, boolean>();
+  answers.forEach((answer, i) => distinct.set(timed[i] as SearchSpec, (distinct.get(timed[i] as SearchSpec) ?? false) || (answer.success && answer.count > 0)));
+  const found = [...distinct.values()].filter(Boolean).length;
+  if (found * 2 < distinct.size) {
+    throw new VerificationError(side.role, `only ${found} of ${distinct.size} different searches found anything in ${expected.size} entries`, {});
+  }
   return phaseStats(recorder, recorder.count, wall);
 }
 

@@ -121,6 +121,13 @@ describe('runBench', () => {
     );
   });
 
+  it('refuses to report when search finds nothing', async () => {
+    const blind = tampered(sqlitePeer, () => ({
+      search: async (): Promise<SearchResult> => ({ success: true, results: [], count: 0 }),
+    }));
+    await expect(runBench({ config: TINY, ours: sqliteAsOurs, peer: blind, dir })).rejects.toThrow(/different searches found anything/);
+  });
+
   it('refuses to report when a side silently drops writes', async () => {
     const forgetful = tampered(sqlitePeer, (backend) => ({
       store: async (key, value, metadata, options) => {

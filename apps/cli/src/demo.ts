@@ -78,10 +78,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           { format: `  ${pc.cyan('{bar}')} {value}/{total} memories  {eta_formatted} left`, hideCursor: true, clearOnComplete: true, stream: out.stdout, barsize: 30 },
           cliProgress.Presets.shades_classic,
         );
-        bar?.start(memories.length + 1, 0);
         const about = 'This file was written by `ltm demo`. Running the demo again replaces it.';
         must(await backend.store(MARKER_KEY, about, { type: 'about' }), `storing ${MARKER_KEY}`);
-        bar?.increment();
+        bar?.start(memories.length, 0);
         for (const memory of memories) {
           const expiry = memory.ttlSeconds === undefined ? undefined : { ttlSeconds: memory.ttlSeconds };
           must(await backend.store(memory.key, memory.value, memory.metadata, expiry), `storing ${memory.key}`);

@@ -1,6 +1,7 @@
 import {
   LTMError,
   type CommitBatch,
+  type EntryRow,
   type FormatCapabilities,
   type FormatContext,
   type RelationName,
@@ -31,6 +32,9 @@ const DELETE_LIST_SIZES = [1, 8, 32] as const;
 const DELETE_CHUNK = 32;
 /** Above this many keys, one hash join with the bound key list beats that many index lookups. */
 const JOINED_DELETE_KEYS = 256;
+
+/** Puts per commit up to which entries go in one parameterized INSERT rather than through staging. */
+const INLINE_PUTS = 8;
 
 // The staging table is per connection (TEMP), shared by every store on the engine: appended entries
 // land here, and SQL moves them into the store, where the JSON cast validates every value.
@@ -79,7 +83,8 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
   private writable = false;
   private persistent = false;
   private closed = false;
-  /** Commits and expiry sweeps run one at a time: DuckDB allows one writer transaction per row anyway. */
+  private opening = false;
+  /** Commits and expiry sweeps run one at a time, so they land in call order and never conflict. */
   private writes: Promise<unknown> = Promise.resolve();
 
   get capabilities(): FormatCapabilities {
@@ -87,9 +92,18 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
   }
 
   async open(context: FormatContext<DuckDBQueryEngine>): Promise<void> {
-    if (this.context !== undefined) {
+    if (this.context !== undefined || this.opening) {
       throw new LTMError('validation_error', 'this NativeFormat is already open: create a new one per store');
     }
+    this.opening = true;
+    try {
+      await this.openTables(context);
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  private async openTables(context: FormatContext<DuckDBQueryEngine>): Promise<void> {
     const { engine, uri, tableName } = context;
     if (CLOUD_URI.test(uri)) {
       const scheme = uri.slice(0, uri.indexOf(':'));
@@ -134,21 +148,10 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
     return this.write(async (engine, tables) => {
       const keys = [...batch.puts.map((put) => put.key), ...batch.deletes];
       if (keys.length === 0) return;
+      for (const put of batch.puts) checkTimestamps(put);
       await engine.transaction(async (connection) => {
-        await ensureStaging(connection);
         await removeKeys(connection, tables, keys);
-        if (batch.puts.length > 0) {
-          await connection.appendRows(
-            `temp.${STAGE_ENTRIES}`,
-            batch.puts.map((put) => [put.key, put.value, put.metadata, put.createdAt, put.updatedAt, put.expiresAt]),
-          );
-          await connection.run(
-            `INSERT INTO ${tables.entries} (key, value, metadata, created_at, updated_at, expires_at) ` +
-              `SELECT key, value::JSON, metadata::JSON, ${timestamp('created_at')}, ${timestamp('updated_at')}, ` +
-              `${timestamp('expires_at')} FROM temp.${STAGE_ENTRIES}`,
-          );
-          await connection.run(`DELETE FROM temp.${STAGE_ENTRIES}`);
-        }
+        if (batch.puts.length > 0) await insertEntries(connection, tables, batch.puts);
         if (batch.terms !== undefined && batch.terms.length > 0) {
           await connection.appendRows(
             tables.termsName,
@@ -233,10 +236,49 @@ export function createNativeFormat(): NativeFormat {
   return new NativeFormat();
 }
 
+function checkTimestamps(put: EntryRow): void {
+  for (const [name, ms] of [['createdAt', put.createdAt], ['updatedAt', put.updatedAt], ['expiresAt', put.expiresAt]] as const) {
+    if (ms !== null && !Number.isSafeInteger(ms)) {
+      throw new LTMError('validation_error', `entry ${JSON.stringify(put.key)}: ${name} must be integer epoch milliseconds, got ${String(ms)}`);
+    }
+  }
+}
+
 async function ensureStaging(connection: EngineConnection): Promise<void> {
   if (stagedConnections.has(connection.raw)) return;
   await connection.run(STAGING_DDL);
   stagedConnections.add(connection.raw);
+}
+
+const ENTRY_COLUMNS = 'key, value, metadata, created_at, updated_at, expires_at';
+
+/**
+ * Inserts the puts; the `::JSON` casts reject text that is not JSON, failing the commit. A few rows go
+ * in one parameterized INSERT (measured: 4.6 ms vs 5.4 ms for a one-entry commit, since staging costs an
+ * appender, an INSERT and a clean-up); more go through the appender into the staging table.
+ */
+async function insertEntries(connection: EngineConnection, tables: Tables, puts: readonly EntryRow[]): Promise<void> {
+  if (puts.length <= INLINE_PUTS) {
+    const rows = puts.map((_, r) => {
+      const p = (column: number) => `$${r * 6 + column}`;
+      return `(${p(1)}, ${p(2)}::JSON, ${p(3)}::JSON, ${timestamp(p(4))}, ${timestamp(p(5))}, ${timestamp(p(6))})`;
+    });
+    await connection.run(
+      `INSERT INTO ${tables.entries} (${ENTRY_COLUMNS}) VALUES ${rows.join(', ')}`,
+      puts.flatMap((put) => [put.key, put.value, put.metadata, put.createdAt, put.updatedAt, put.expiresAt]),
+    );
+    return;
+  }
+  await ensureStaging(connection);
+  await connection.appendRows(
+    `temp.${STAGE_ENTRIES}`,
+    puts.map((put) => [put.key, put.value, put.metadata, put.createdAt, put.updatedAt, put.expiresAt]),
+  );
+  await connection.run(
+    `INSERT INTO ${tables.entries} (${ENTRY_COLUMNS}) SELECT key, value::JSON, metadata::JSON, ` +
+      `${timestamp('created_at')}, ${timestamp('updated_at')}, ${timestamp('expires_at')} FROM temp.${STAGE_ENTRIES}`,
+  );
+  await connection.run(`DELETE FROM temp.${STAGE_ENTRIES}`);
 }
 
 /** Deletes every row of `keys` from the three tables. */

@@ -186,6 +186,9 @@ describe('commit', () => {
     expect(badMetadata.errorType).toBe('query_error');
     const duplicate = await ltmError(store.format.commit(batchOf([entry('d'), entry('d')])));
     expect(duplicate.message).toContain('Constraint Error');
+    const badTime = await ltmError(store.format.commit(batchOf([entry('f', { updatedAt: 1.5 })])));
+    expect(badTime.errorType).toBe('validation_error');
+    expect(badTime.message).toContain('updatedAt must be integer epoch milliseconds');
     const badTerm = await ltmError(store.format.commit({ ...batchOf([entry('e')]), terms: [{ key: 'e', field: 0, term: 't', tf: 1.5 }] }));
     expect(badTerm.errorType).toBe('validation_error');
     expect(await keys(store.engine, store.format)).toEqual(['a', 'b']);

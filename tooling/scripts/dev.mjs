@@ -39,6 +39,9 @@ function setup() {
   if (existsSync(join(root, 'tooling', 'extensions', 'provision.mjs'))) {
     step('provision DuckDB extensions (httpfs, fts, azure)', 'node', ['tooling/extensions/provision.mjs']);
   }
+  if (existsSync(join(root, 'tooling', 'rig', 'install.mjs'))) {
+    step('install the cloud test rig (S3 emulator, Azurite)', 'node', ['tooling/rig/install.mjs']);
+  }
   step('build packages', 'turbo', ['run', 'build', '--output-logs=errors-only']);
 }
 

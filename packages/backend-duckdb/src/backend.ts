@@ -53,7 +53,7 @@ import { WritePipeline } from './write-pipeline.js';
 type Engine = DuckDBQueryEngine;
 
 interface EntryColumns {
-  key: Uint8Array;
+  key: string;
   value: string;
   metadata: string | null;
   created_at: number;
@@ -61,10 +61,7 @@ interface EntryColumns {
   expires_at: number | null;
 }
 
-// @duckdb/node-api decodes VARCHAR with a default TextDecoder, which drops a leading U+FEFF: keys travel
-// as bytes (`encode(key)`) and are decoded here, so a key that starts with a BOM survives.
-const KEY_BYTES = 'encode(key) AS key';
-const ENTRY_COLUMNS = `${KEY_BYTES}, value, metadata, epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at, epoch_ms(expires_at) AS expires_at`;
+const ENTRY_COLUMNS = `key, value, metadata, epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at, epoch_ms(expires_at) AS expires_at`;
 
 /**
  * Long-term memory on DuckDB. Open with `await DuckDBLTMBackend.open(options)` or
@@ -184,19 +181,19 @@ export class DuckDBLTMBackend implements LTMBackend {
         });
       } else {
         const nowParam = params.add(now);
-        sql = `SELECT ${KEY_BYTES}, value, metadata, epoch_ms(updated_at) AS updated_at, 0 AS score
+        sql = `SELECT key, value, metadata, epoch_ms(updated_at) AS updated_at, 0 AS score
           FROM ${this.rel('entries')} AS e
           WHERE ${liveCondition('e', nowParam)} AND ${filterSql('e.metadata', conditions, params)}
           ORDER BY e.updated_at DESC, e.key
           LIMIT ${params.add(args.limit + 1)} OFFSET ${params.add(offset)}`;
       }
-      const rows = await this.engine.query<{ key: Uint8Array; value: string; metadata: string | null; updated_at: number; score: number }>(
+      const rows = await this.engine.query<{ key: string; value: string; metadata: string | null; updated_at: number; score: number }>(
         sql,
         params.values,
       );
       const page = rows.slice(0, args.limit);
       const results = page.map((row) => ({
-        key: decodeKey(row.key),
+        key: row.key,
         value: JSON.parse(row.value) as JsonValue,
         metadata: parseMetadata(row.metadata),
         score: Number(row.score),
@@ -243,7 +240,7 @@ export class DuckDBLTMBackend implements LTMBackend {
               `SELECT ${ENTRY_COLUMNS} FROM ${this.rel('entries')} WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))`,
               [unique],
             );
-      const byKey = new Map(rows.filter((row) => isLive(row, now)).map((row) => [decodeKey(row.key), row]));
+      const byKey = new Map(rows.filter((row) => isLive(row, now)).map((row) => [row.key, row]));
       const items = valid.map((key): RetrieveManyItem => {
         const row = byKey.get(key);
         return row ? { key, found: true, ...entryFields(row) } : { key, found: false, value: null, metadata: null };
@@ -261,18 +258,18 @@ export class DuckDBLTMBackend implements LTMBackend {
       const conditions = [liveCondition('e', params.add(Date.now()))];
       if (args.prefix !== undefined) conditions.push(`starts_with(e.key, ${params.add(args.prefix)})`);
       if (after !== undefined) conditions.push(`e.key > ${params.add(after)}`);
-      const rows = await this.engine.query<{ key: Uint8Array; metadata: string | null; updated_at: number }>(
-        `SELECT ${KEY_BYTES}, metadata, epoch_ms(updated_at) AS updated_at FROM ${this.rel('entries')} AS e
+      const rows = await this.engine.query<{ key: string; metadata: string | null; updated_at: number }>(
+        `SELECT key, metadata, epoch_ms(updated_at) AS updated_at FROM ${this.rel('entries')} AS e
          WHERE ${conditions.join(' AND ')} ORDER BY e.key LIMIT ${params.add(args.limit + 1)}`,
         params.values,
       );
       const page = rows.slice(0, args.limit);
-      const items = page.map((row) => ({ key: decodeKey(row.key), metadata: parseMetadata(row.metadata), updatedAt: toIso(Number(row.updated_at)) }));
+      const items = page.map((row) => ({ key: row.key, metadata: parseMetadata(row.metadata), updatedAt: toIso(Number(row.updated_at)) }));
       const last = page[page.length - 1];
       return {
         success: true,
         items,
-        ...(rows.length > args.limit && last ? { nextCursor: encodeCursor('list', decodeKey(last.key)) } : {}),
+        ...(rows.length > args.limit && last ? { nextCursor: encodeCursor('list', last.key) } : {}),
       };
     });
   }
@@ -358,21 +355,17 @@ export class DuckDBLTMBackend implements LTMBackend {
   }
 
   private async readLiveCreatedAt(keys: string[], now: number): Promise<Map<string, number>> {
-    const rows = await this.engine.query<{ key: Uint8Array; created_at: number }>(
-      `SELECT ${KEY_BYTES}, epoch_ms(created_at) AS created_at FROM ${this.rel('entries')} AS e
+    const rows = await this.engine.query<{ key: string; created_at: number }>(
+      `SELECT key, epoch_ms(created_at) AS created_at FROM ${this.rel('entries')} AS e
        WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[]))) AND ${liveCondition('e', '$2')}`,
       [keys, now],
     );
-    return new Map(rows.map((row) => [decodeKey(row.key), Number(row.created_at)]));
+    return new Map(rows.map((row) => [row.key, Number(row.created_at)]));
   }
 
   private rel(name: 'entries' | 'terms' | 'docs'): string {
     return this.format.relation(name);
   }
-}
-
-function decodeKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 function isLive(row: { expires_at: number | null }, now: number): boolean {

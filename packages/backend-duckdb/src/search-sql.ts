@@ -64,7 +64,7 @@ scores AS (
   CROSS JOIN stats
   GROUP BY postings.key
 )
-SELECT encode(e.key) AS key, e.value, e.metadata, epoch_ms(e.updated_at) AS updated_at, scores.score
+SELECT e.key, e.value, e.metadata, epoch_ms(e.updated_at) AS updated_at, scores.score
 FROM scores JOIN ${p.entries} AS e ON e.key = scores.key
 WHERE ${p.filter}
 ORDER BY scores.score DESC, e.key

@@ -16,6 +16,8 @@ import type { Output } from './output.js';
 export interface OpenOptions {
   uri: string;
   tableName?: string;
+  /** Open without taking the write lock; every write is then a `read_only` failure. */
+  readOnly?: boolean;
 }
 
 export interface CliDependencies {
@@ -28,6 +30,7 @@ interface GlobalOptions {
   uri: string;
   table?: string;
   json?: boolean;
+  readOnly?: boolean;
 }
 
 export const DEFAULT_URI = './ltm.duckdb';
@@ -52,6 +55,7 @@ function buildProgram(deps: CliDependencies, out: Output): Command {
     .option('--uri <uri>', 'the store: a .duckdb file, a directory for parquet, or s3:// gs:// az://', DEFAULT_URI)
     .option('--table <name>', 'table name inside the store (default ltm_store)')
     .option('--json', 'print result objects as JSON, for scripts')
+    .option('--read-only', 'open the store for reading only, so several readers can share it')
     .showHelpAfterError('(run ltm --help for usage)')
     .exitOverride()
     .configureOutput({
@@ -172,10 +176,10 @@ function buildProgram(deps: CliDependencies, out: Output): Command {
   return program;
 }
 
-async function openBackend(deps: CliDependencies, options: { uri: string; table?: string; tableName?: string }): Promise<LTMBackend> {
+async function openBackend(deps: CliDependencies, options: { uri: string; table?: string; tableName?: string; readOnly?: boolean }): Promise<LTMBackend> {
   const tableName = options.tableName ?? options.table;
   try {
-    return await deps.open({ uri: options.uri, ...(tableName === undefined ? {} : { tableName }) });
+    return await deps.open({ uri: options.uri, ...(tableName === undefined ? {} : { tableName }), ...(options.readOnly ? { readOnly: true } : {}) });
   } catch (error) {
     if (error instanceof LTMError) throw new OperationError(`cannot open ${options.uri}: ${error.message}`, error.errorType, error.toFailure());
     throw error;

@@ -146,6 +146,15 @@ describe('ltm search / list / stats', () => {
     expect(human.stdout.split('\n').filter(Boolean).map((line) => line.split(' ')[0])).toEqual(['ben:fact:trip', 'ben:task:report']);
   });
 
+  it('reads with --read-only and refuses writes there', async () => {
+    const read = await run('--read-only', '--json', 'get', 'ana:fact:trip');
+    expect(read.code).toBe(0);
+    expect(JSON.parse(read.stdout)).toMatchObject({ found: true, value: 'Ana is flying to Lisbon in May' });
+    const write = await run('--read-only', 'put', 'ana:fact:new', '1');
+    expect(write.code).toBe(1);
+    expect(write.stderr).toContain('(read_only)');
+  });
+
   it('shows stats', async () => {
     const stats = JSON.parse((await run('--json', 'stats')).stdout) as { backend: string; entries: number };
     expect(stats).toMatchObject({ success: true, backend: 'duckdb' });

@@ -1,0 +1,200 @@
+/**
+ * The commit log: what is stored besides the Parquet segments, and how it is named and decoded.
+ *
+ * Layout under a store's root (`<uri>/<tableName>/`):
+ * - `_ltm_format.json`: the format and its version, created once;
+ * - `_log/<seq, 20 digits>.json`: log records 1, 2, 3, ..., each created with put-if-absent, so exactly one
+ *   writer wins each number and the numbers are the commit order;
+ * - `_checkpoints/<seq>.json`: the snapshot after record `seq` (written after compactions and every
+ *   `CHECKPOINT_INTERVAL` records), so a new reader need not replay the whole log;
+ * - `data/<uuid>.entries.parquet`, `data/<uuid>.terms.parquet`: immutable segments.
+ */
+import { LTMError } from '@ltm/core';
+
+export const FORMAT_ID = 'ltm-parquet';
+/** Recorded in `_ltm_format.json` and in every record; a newer one is refused rather than misread. */
+export const PARQUET_FORMAT_VERSION = 1;
+
+export const FORMAT_FILE = '_ltm_format.json';
+export const LOG_PREFIX = '_log/';
+export const CHECKPOINT_PREFIX = '_checkpoints/';
+export const DATA_PREFIX = 'data/';
+export const CHECKPOINT_INTERVAL = 64;
+
+const SEQ_DIGITS = 20;
+const SEQ_NAME = /^(\d{20})\.json$/;
+
+export function recordKey(seq: number): string {
+  return `${LOG_PREFIX}${String(seq).padStart(SEQ_DIGITS, '0')}.json`;
+}
+
+export function checkpointKey(seq: number): string {
+  return `${CHECKPOINT_PREFIX}${String(seq).padStart(SEQ_DIGITS, '0')}.json`;
+}
+
+/** The sequence number of a `_log/` or `_checkpoints/` key, or `undefined` for other files (temporaries). */
+export function seqOfKey(key: string): number | undefined {
+  const name = key.slice(key.lastIndexOf('/') + 1);
+  const match = SEQ_NAME.exec(name);
+  return match === null ? undefined : Number(match[1]);
+}
+
+/** An immutable segment: an entries file sorted by key and, when the batch was indexed, a terms file. */
+export interface SegmentInfo {
+  id: string;
+  entries: string;
+  terms: string | null;
+  /** Entry rows, tombstones included. */
+  rows: number;
+  tombstones: number;
+  minKey: string;
+  maxKey: string;
+  /** Earliest `expires_at` among its puts (epoch ms), so expiry work can skip segments without any. */
+  minExpiresAt: number | null;
+  /**
+   * Compaction output carries each row's version in its `version` column. A commit's segment is written
+   * before its record wins a number, so its `version` column is NULL: its rows' version is the number of
+   * the record that adds it.
+   */
+  versioned: boolean;
+}
+
+/** One entry row of an inline commit; JSON columns hold JSON text; times are epoch ms. */
+export interface InlineEntry {
+  key: string;
+  operation: 'put' | 'delete';
+  value: string | null;
+  metadata: string | null;
+  created_at: number | null;
+  updated_at: number | null;
+  expires_at: number | null;
+  doc_length: number | null;
+  doc_extra_length: number | null;
+}
+
+export interface InlineTerm {
+  key: string;
+  field: number;
+  term: string;
+  tf: number;
+}
+
+interface RecordHeader {
+  format: typeof FORMAT_ID;
+  version: number;
+  /** Unique per record: lets a writer whose write timed out recognize its own record. */
+  id: string;
+  /** Which process wrote it (diagnostics). */
+  writer: string;
+  /** Writer's clock, epoch ms (diagnostics). */
+  time: number;
+}
+
+/** A batch: its rows inline (small batches, one object write) or a segment written beforehand. */
+export interface CommitRecord extends RecordHeader {
+  kind: 'commit';
+  inline?: { entries: InlineEntry[]; terms: InlineTerm[] };
+  segment?: SegmentInfo;
+}
+
+/**
+ * Replaces a contiguous run of sources (in version order) by their merge. `replaces` names the sources
+ * (`sourceId`); `segment` is null when nothing survived the merge.
+ */
+export interface CompactRecord extends RecordHeader {
+  kind: 'compact';
+  replaces: string[];
+  segment: SegmentInfo | null;
+}
+
+export type LogRecord = CommitRecord | CompactRecord;
+
+/** Where live rows come from, in version order: segments and inline commits not yet merged. */
+export type SourceInfo =
+  | { kind: 'segment'; segment: SegmentInfo; lo: number; hi: number }
+  | { kind: 'inline'; seq: number; rows: number; bytes: number; minExpiresAt: number | null };
+
+export function sourceId(source: SourceInfo): string {
+  return source.kind === 'segment' ? `s:${source.segment.id}` : `i:${source.seq}`;
+}
+
+export interface Checkpoint {
+  format: typeof FORMAT_ID;
+  version: number;
+  seq: number;
+  sources: SourceInfo[];
+}
+
+export interface FormatFile {
+  format: typeof FORMAT_ID;
+  version: number;
+  createdAt: string;
+  /**
+   * How long files stay after no snapshot needs them, fixed when the store is created so every process
+   * agrees: vacuum keeps them that long, and a reader that has not caught up for half of it reloads.
+   */
+  retentionMs: number;
+}
+
+export function encode(value: unknown): Uint8Array {
+  return Buffer.from(JSON.stringify(value), 'utf8');
+}
+
+function decodeJson(bytes: Uint8Array, what: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch (error) {
+    throw new LTMError('query_error', `${what} is not valid JSON: the store is damaged or was written by something else`, { cause: error });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new LTMError('query_error', `${what} is not a JSON object: the store is damaged or was written by something else`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Refuses what this code cannot read correctly: another format or a newer version of this one. */
+export function checkVersion(header: Record<string, unknown>, what: string, location: string): void {
+  if (header.format !== FORMAT_ID) {
+    throw new LTMError('unsupported', `${what} in ${location} is not an ltm Parquet store (format ${JSON.stringify(header.format)})`);
+  }
+  const version = header.version;
+  if (typeof version !== 'number' || !Number.isInteger(version) || version < 1) {
+    throw new LTMError('unsupported', `${what} in ${location} records an unknown format version ${JSON.stringify(version)}`);
+  }
+  if (version > PARQUET_FORMAT_VERSION) {
+    throw new LTMError(
+      'unsupported',
+      `${what} in ${location} was written by Parquet format version ${version}, newer than this @ltm/format-parquet ` +
+        `(version ${PARQUET_FORMAT_VERSION}): upgrade @ltm/format-parquet to open it`,
+    );
+  }
+}
+
+export function decodeRecord(bytes: Uint8Array, seq: number, location: string): LogRecord {
+  const what = `log record ${seq}`;
+  const record = decodeJson(bytes, what);
+  checkVersion(record, what, location);
+  if (record.kind === 'commit' && (record.inline !== undefined) !== (record.segment !== undefined)) return record as unknown as CommitRecord;
+  if (record.kind === 'compact' && Array.isArray(record.replaces)) return record as unknown as CompactRecord;
+  throw new LTMError('query_error', `${what} in ${location} has an unknown shape (kind ${JSON.stringify(record.kind)})`);
+}
+
+export function decodeCheckpoint(bytes: Uint8Array, seq: number, location: string): Checkpoint {
+  const what = `checkpoint ${seq}`;
+  const checkpoint = decodeJson(bytes, what);
+  checkVersion(checkpoint, what, location);
+  if (checkpoint.seq !== seq || !Array.isArray(checkpoint.sources)) {
+    throw new LTMError('query_error', `${what} in ${location} has an unknown shape`);
+  }
+  return checkpoint as unknown as Checkpoint;
+}
+
+export function decodeFormatFile(bytes: Uint8Array, location: string): FormatFile {
+  const file = decodeJson(bytes, FORMAT_FILE);
+  checkVersion(file, FORMAT_FILE, location);
+  if (typeof file.retentionMs !== 'number' || !(file.retentionMs >= 0)) {
+    throw new LTMError('query_error', `${FORMAT_FILE} in ${location} has no valid retentionMs`);
+  }
+  return file as unknown as FormatFile;
+}

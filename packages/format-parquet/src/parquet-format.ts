@@ -1,0 +1,941 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import {
+  LTMError,
+  type CommitBatch,
+  type FormatCapabilities,
+  type FormatContext,
+  type RelationName,
+  type StorageFormat,
+} from '@ltm/core';
+import { quoteIdentifier, type DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import type { CompactionPlan, CompactionPolicy } from './compaction.js';
+import { DEFAULT_COMPACTION_POLICY, planAutomatic, planExpiry, planFull } from './compaction.js';
+import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerm, LogRecord } from './log.js';
+import {
+  CHECKPOINT_INTERVAL,
+  CHECKPOINT_PREFIX,
+  DATA_PREFIX,
+  FORMAT_FILE,
+  FORMAT_ID,
+  LOG_PREFIX,
+  PARQUET_FORMAT_VERSION,
+  checkpointKey,
+  decodeCheckpoint,
+  decodeFormatFile,
+  decodeRecord,
+  encode,
+  recordKey,
+  seqOfKey,
+  sourceId,
+} from './log.js';
+import { LocalObjectStore, TEMP_PREFIX } from './object-store/local.js';
+import type { ObjectStore } from './object-store/types.js';
+import { writeCommitSegment, writeMergedSegment } from './segments.js';
+import type { ViewNames } from './sql.js';
+import {
+  checkLocation,
+  docsViewSql,
+  entriesViewSql,
+  insertTailEntriesSql,
+  insertTailTermsSql,
+  invalidJsonCountSql,
+  latestRowsSql,
+  latestTermsSql,
+  sqlSources,
+  sqlString,
+  tailTablesSql,
+  termsViewSql,
+} from './sql.js';
+import { LogState, emptyChange, type Change } from './state.js';
+
+export interface ParquetFormatOptions {
+  /** Where the files live; default: the local directory `<uri>/<tableName>`. */
+  objectStore?: ObjectStore;
+  /** Local disk: fsync every file before a commit resolves (survives a power cut, not only a crash). Default false. */
+  fsync?: boolean;
+  /** A batch whose log record would be at most this many bytes is written inline in the record (one object write). Default 256 KiB. */
+  inlineMaxBytes?: number;
+  /** How often other writers' commits are picked up automatically; 0 leaves it to `refresh()`. Default 1000 ms. */
+  refreshIntervalMs?: number;
+  /** Compact in the background when the policy says so (after this process's commits). Default true. */
+  autoCompact?: boolean;
+  compaction?: Partial<CompactionPolicy>;
+  /**
+   * How long vacuum keeps files that a recent snapshot may still read, recorded when the store is created
+   * (later opens use the recorded value). Default 1 hour.
+   */
+  retentionMs?: number;
+  /**
+   * Files no log record names (a writer's segment before its record, or a crashed writer's) are deleted
+   * after this long; a writer gives up publishing a segment older than half of it. Default 15 minutes.
+   */
+  orphanGraceMs?: number;
+  /** Rows per row group of entries files. Default 2048. */
+  rowGroupRows?: number;
+  /** Vacuum in the background after a compaction at most this often; 0 never. Default 10 minutes. */
+  vacuumIntervalMs?: number;
+  /** Called with errors of background work (refresh, compaction, vacuum), which never reach a caller. */
+  onBackgroundError?: (error: Error) => void;
+}
+
+export interface VacuumOptions {
+  /** Overrides the store's retention for this run; 0 removes everything no current snapshot needs (purge). */
+  retentionMs?: number;
+}
+
+export interface VacuumResult {
+  deletedSegmentFiles: number;
+  deletedRecords: number;
+  deletedCheckpoints: number;
+  deletedTemporaries: number;
+}
+
+export interface CompactResult {
+  /** A compaction record was written. */
+  compacted: boolean;
+  /** Keys whose newest version was a put expired at the compaction's time (now removed). */
+  expired: number;
+}
+
+export interface ParquetFormatStats {
+  location: string;
+  /** The last log record this instance has applied. */
+  seq: number;
+  segments: number;
+  inlineCommits: number;
+  commits: number;
+  inlineCommitsWritten: number;
+  segmentCommitsWritten: number;
+  /** Times another writer took the log number this instance tried (each is followed by a retry). */
+  lostRaces: number;
+  compactions: number;
+  /** Compactions abandoned because another compactor merged some of the same sources first. */
+  compactionConflicts: number;
+  vacuums: number;
+  lastVacuum: VacuumResult | null;
+  lastBackgroundError: string | null;
+}
+
+const DEFAULTS = {
+  inlineMaxBytes: 256 * 1024,
+  refreshIntervalMs: 1000,
+  retentionMs: 3_600_000,
+  orphanGraceMs: 15 * 60_000,
+  rowGroupRows: 2048,
+  vacuumIntervalMs: 10 * 60_000,
+};
+const MAX_COMMIT_ATTEMPTS = 1000;
+const MAX_COMPACTION_ATTEMPTS = 5;
+const MAX_LOAD_ATTEMPTS = 5;
+const READ_CONCURRENCY = 16;
+const CLOUD_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
+const RELATIONS: readonly RelationName[] = ['entries', 'terms', 'docs'];
+
+type Engine = DuckDBQueryEngine;
+
+interface Opened {
+  context: FormatContext<Engine>;
+  engine: Engine;
+  store: ObjectStore;
+  names: ViewNames;
+}
+
+/** What a record added and removed, remembered so vacuum need not read it back. */
+interface SegmentHistory {
+  added: string | null;
+  replaced: string[];
+}
+
+/**
+ * The store as immutable Parquet segments plus a commit log on local disk or object storage, for many
+ * writers on many machines with no lock service. See the package README for the protocol.
+ */
+export class ParquetFormat implements StorageFormat<Engine> {
+  readonly name = 'parquet';
+  private opened_: Opened | undefined;
+  private closed = false;
+  private writable = false;
+  private state = new LogState();
+  private formatFile: FormatFile | undefined;
+  private readonly writer = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  /** Log reads and writes and the DuckDB side of the snapshot change one at a time. */
+  private queue: Promise<unknown> = Promise.resolve();
+  /** `performance.now()` when the log was last known complete up to `state.seq`. */
+  private lastSyncAt = -Infinity;
+  /** The DuckDB side may not match `state` (a failed apply): reload before the next use. */
+  private damaged = false;
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing = false;
+  private compacting: Promise<unknown> | null = null;
+  private vacuuming: Promise<VacuumResult> | null = null;
+  private lastVacuumAt = -Infinity;
+  private history = new Map<number, SegmentHistory>();
+  /** Records from this one on are in `history` (those before were read from a checkpoint). */
+  private historyFrom = Infinity;
+  private readonly policy: CompactionPolicy;
+  private readonly counters = {
+    commits: 0,
+    inlineCommitsWritten: 0,
+    segmentCommitsWritten: 0,
+    lostRaces: 0,
+    compactions: 0,
+    compactionConflicts: 0,
+    vacuums: 0,
+  };
+  private lastBackgroundError: string | null = null;
+  private lastVacuum: VacuumResult | null = null;
+
+  constructor(private readonly options: ParquetFormatOptions = {}) {
+    for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs'] as const) {
+      const value = options[name];
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
+        throw new LTMError('validation_error', `${name} must be an integer >= 0, got ${String(value)}`);
+      }
+    }
+    if (options.rowGroupRows !== undefined && (!Number.isSafeInteger(options.rowGroupRows) || options.rowGroupRows < 1)) {
+      throw new LTMError('validation_error', `rowGroupRows must be a positive integer, got ${String(options.rowGroupRows)}`);
+    }
+    this.policy = { ...DEFAULT_COMPACTION_POLICY, ...options.compaction };
+  }
+
+  get capabilities(): FormatCapabilities {
+    return { writable: this.writable, multiWriter: true, persistent: true, compaction: true };
+  }
+
+  async open(context: FormatContext<Engine>): Promise<void> {
+    if (this.opened_ !== undefined || this.closed) {
+      throw new LTMError('validation_error', 'this ParquetFormat was already opened: create a new one per store');
+    }
+    const { engine, uri, tableName, readOnly } = context;
+    if (engine.readOnly) {
+      throw new LTMError(
+        'validation_error',
+        "the Parquet format keeps its snapshot views in an in-memory DuckDB database: open the engine on ':memory:' without readOnly (readOnly belongs to the format context)",
+      );
+    }
+    quoteIdentifier(tableName);
+    const store = this.options.objectStore ?? localStore(uri, tableName, this.options.fsync ?? false);
+    checkLocation(store.location);
+    const catalogName = `ltm_parquet_${randomBytes(8).toString('hex')}`;
+    const names: ViewNames = { catalog: quoteIdentifier(catalogName) };
+    this.formatFile = await this.readFormatFile(store, readOnly);
+    if (!readOnly) await store.preparePrefix(DATA_PREFIX);
+    // Segments never change once written, so their footers can be cached for the life of the engine.
+    await engine.run('SET parquet_metadata_cache = true');
+    await engine.run(`ATTACH ':memory:' AS ${names.catalog}`);
+    this.opened_ = { context, engine, store, names };
+    this.writable = !readOnly;
+    try {
+      await engine.transaction(async (connection) => {
+        for (const sql of tailTablesSql(names)) await connection.run(sql);
+      });
+      await this.exclusive(() => this.reload());
+    } catch (error) {
+      this.opened_ = undefined;
+      await engine.run(`DETACH ${names.catalog}`).catch(() => undefined);
+      throw error;
+    }
+    const interval = this.options.refreshIntervalMs ?? DEFAULTS.refreshIntervalMs;
+    if (interval > 0) {
+      this.timer = setInterval(() => this.refreshInBackground(), interval);
+      this.timer.unref();
+    }
+  }
+
+  relation(name: RelationName): string {
+    const { names } = this.opened();
+    if (!RELATIONS.includes(name)) throw new LTMError('validation_error', `unknown relation ${JSON.stringify(name)}`);
+    return `${names.catalog}.main.${name}`;
+  }
+
+  async commit(batch: CommitBatch): Promise<void> {
+    const { engine, store } = this.opened();
+    const { entries, terms } = rowsOf(batch);
+    if (entries.length === 0) return;
+    this.assertWritable();
+    const inlineRecord: CommitRecord = { ...this.header(), kind: 'commit', inline: { entries, terms } };
+    let record: CommitRecord = inlineRecord;
+    let body = encode(inlineRecord);
+    let segmentWrittenAt: number | undefined;
+    if (body.byteLength <= (this.options.inlineMaxBytes ?? DEFAULTS.inlineMaxBytes)) {
+      const [row] = await engine.query<{ invalid: number }>(invalidJsonCountSql(), [JSON.stringify(entries)]);
+      if (Number(row?.invalid ?? 0) > 0) {
+        throw new LTMError('validation_error', `${row?.invalid} value(s) or metadata of the batch are not valid JSON; nothing was stored`);
+      }
+    } else {
+      const segment = await writeCommitSegment(engine, store, entries, terms, { rowGroupRows: this.rowGroupRows() });
+      record = { ...this.header(), kind: 'commit', segment };
+      body = encode(record);
+      segmentWrittenAt = performance.now();
+    }
+    const published = await this.exclusive(() => this.publish(record, body, segmentWrittenAt)).catch(async (error: unknown) => {
+      // Only a segment no record can name is safe to delete; after an ambiguous write, vacuum decides.
+      if (record.segment !== undefined && error instanceof PublishError && !error.maybePublished) {
+        await store.delete([record.segment.entries, ...(record.segment.terms === null ? [] : [record.segment.terms])]).catch(() => undefined);
+      }
+      throw error instanceof PublishError ? error.cause : error;
+    });
+    this.counters.commits++;
+    if (record.segment === undefined) this.counters.inlineCommitsWritten++;
+    else this.counters.segmentCommitsWritten++;
+    if (published !== 'conflict' && published.checkpoint !== undefined) void this.writeCheckpoint(published.checkpoint);
+    this.maybeCompact();
+  }
+
+  async refresh(): Promise<boolean> {
+    this.opened();
+    return this.exclusive(() => this.catchUp());
+  }
+
+  async removeExpired(now: number): Promise<number> {
+    this.opened();
+    if (!Number.isSafeInteger(now)) {
+      throw new LTMError('validation_error', `removeExpired(now): now must be epoch milliseconds, got ${String(now)}`);
+    }
+    this.assertWritable();
+    const { expired } = await this.runCompaction((sources) => planExpiry(sources, now), now);
+    return expired;
+  }
+
+  /** Merges every source into one segment, dropping superseded versions, tombstones and expired rows. */
+  async compact(): Promise<void> {
+    await this.compactAll();
+  }
+
+  /**
+   * Deletes files no snapshot within the retention window references: segments merged away, log records
+   * and checkpoints older than the newest checkpoint past the window, and (after `orphanGraceMs`) files
+   * of writers that crashed before their record.
+   */
+  async vacuum(options: VacuumOptions = {}): Promise<void> {
+    await this.vacuumOnce(options);
+  }
+
+  private async vacuumOnce(options: VacuumOptions): Promise<VacuumResult> {
+    this.opened();
+    this.assertWritable();
+    const previous = this.vacuuming ?? Promise.resolve(undefined);
+    const run = previous.catch(() => undefined).then(() => this.vacuumNow(options));
+    this.vacuuming = run;
+    try {
+      return await run;
+    } finally {
+      if (this.vacuuming === run) this.vacuuming = null;
+    }
+  }
+
+  /**
+   * Physically removes deleted and expired data now (privacy requests): a full compaction, then a vacuum
+   * with no retention. Readers on older snapshots in other processes may fail until they refresh.
+   */
+  async purge(): Promise<CompactResult & VacuumResult> {
+    const compacted = await this.compactAll();
+    const vacuumed = await this.vacuumOnce({ retentionMs: 0 });
+    return { ...compacted, ...vacuumed };
+  }
+
+  /**
+   * Writes the live state (one row per key, expired rows left out) as one Parquet file sorted by key: a
+   * local path or, with the engine's cloud extensions loaded, an `s3://`, `gs://` or `az://` URI.
+   */
+  async exportSnapshot(target: string, now: number = Date.now()): Promise<{ rows: number }> {
+    const { engine } = this.opened();
+    checkLocation(target);
+    let path = target;
+    if (!CLOUD_URI.test(target)) {
+      path = resolve(target);
+      await mkdir(dirname(path), { recursive: true });
+    }
+    const [row] = await engine.query<{ Count: number }>(
+      `COPY (SELECT key, value, metadata, created_at, updated_at, expires_at FROM ${this.relation('entries')} ` +
+        'WHERE expires_at IS NULL OR expires_at > make_timestamp(CAST($1 AS BIGINT) * 1000) ORDER BY key) ' +
+        `TO ${sqlString(path)} (FORMAT parquet, ROW_GROUP_SIZE ${this.rowGroupRows()})`,
+      [now],
+    );
+    return { rows: Number(row?.Count ?? 0) };
+  }
+
+  stats(): ParquetFormatStats {
+    const { store } = this.opened();
+    return {
+      location: store.location,
+      seq: this.state.seq,
+      segments: this.state.segmentCount(),
+      inlineCommits: this.state.inlineCount(),
+      ...this.counters,
+      lastVacuum: this.lastVacuum,
+      lastBackgroundError: this.lastBackgroundError,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) clearInterval(this.timer);
+    const opened = this.opened_;
+    if (opened === undefined) return;
+    await Promise.allSettled([this.compacting, this.vacuuming, this.queue]);
+    await opened.engine.run(`DETACH ${opened.names.catalog}`).catch(() => undefined);
+    await opened.store.close();
+  }
+
+  private compactAll(): Promise<CompactResult> {
+    this.opened();
+    this.assertWritable();
+    const now = Date.now();
+    return this.runCompaction((sources) => planFull(sources, now), now);
+  }
+
+  // ---- log ----------------------------------------------------------------------------------------
+
+  private header(): Pick<LogRecord, 'format' | 'version' | 'writer' | 'time' | 'id'> {
+    return { format: FORMAT_ID, version: PARQUET_FORMAT_VERSION, writer: this.writer, time: Date.now(), id: randomUUID() };
+  }
+
+  /**
+   * Claims the next log number for `record` (inside `exclusive`). Losing the race means another writer
+   * took the number: read its record (and any after it), then try the next number with the same body.
+   * `stillValid` is checked before each attempt (a compaction's run must still be in the snapshot).
+   */
+  private async publish(
+    record: LogRecord,
+    body: Uint8Array,
+    segmentWrittenAt: number | undefined,
+    stillValid: () => boolean = () => true,
+  ): Promise<{ seq: number; checkpoint?: Checkpoint } | 'conflict'> {
+    const { store } = this.opened();
+    if (this.damaged) await this.reload().catch((error: unknown) => Promise.reject(new PublishError(error, false)));
+    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+      if (!stillValid()) return 'conflict';
+      if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
+        throw new PublishError(
+          new LTMError('connection_timeout', 'the commit took longer than half of orphanGraceMs to reach the log, so its segment may be vacuumed: retry the write'),
+          false,
+        );
+      }
+      const seq = this.state.seq + 1;
+      let created: boolean;
+      try {
+        created = await store.putIfAbsent(recordKey(seq), body);
+      } catch (error) {
+        // The write may have happened anyway (a timeout after the store applied it): look.
+        const existing = await this.readRecord(seq).catch(() => undefined);
+        if (existing === undefined || (existing as { id?: string }).id !== (record as { id?: string }).id) {
+          throw new PublishError(error, true);
+        }
+        created = true;
+      }
+      if (created) {
+        const change = emptyChange();
+        this.state.apply(seq, record, store.location, change);
+        this.remember(seq, record);
+        await this.applyChange(change, false);
+        return seq % CHECKPOINT_INTERVAL === 0 || record.kind === 'compact' ? { seq, checkpoint: this.state.checkpoint() } : { seq };
+      }
+      this.counters.lostRaces++;
+      try {
+        await this.catchUp();
+      } catch (error) {
+        throw new PublishError(error, false);
+      }
+    }
+    throw new PublishError(
+      new LTMError('connection_timeout', `lost the race for a log number ${MAX_COMMIT_ATTEMPTS} times in a row: the store is too busy, retry later`),
+      false,
+    );
+  }
+
+  private async readRecord(seq: number): Promise<LogRecord | undefined> {
+    const { store } = this.opened();
+    const bytes = await store.get(recordKey(seq));
+    return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location);
+  }
+
+  /** Applies the records after `state.seq` (inside `exclusive`); true when there were any. */
+  private async catchUp(): Promise<boolean> {
+    const staleAfter = (this.formatFile?.retentionMs ?? DEFAULTS.retentionMs) / 2;
+    if (this.damaged || performance.now() - this.lastSyncAt > staleAfter) {
+      // Vacuum may have deleted records this instance has not read; start again from a checkpoint.
+      const before = this.state.seq;
+      await this.reload();
+      return this.state.seq !== before;
+    }
+    const started = performance.now();
+    if (this.formatFile === undefined) {
+      this.formatFile = await this.readFormatFile(this.opened().store, true);
+      if (this.formatFile === undefined) {
+        this.lastSyncAt = started;
+        return false;
+      }
+    }
+    const { store } = this.opened();
+    const change = emptyChange();
+    let applied = 0;
+    for (;;) {
+      const seq = this.state.seq + 1;
+      const record = await this.readRecord(seq);
+      if (record === undefined) break;
+      this.state.apply(seq, record, store.location, change);
+      this.remember(seq, record);
+      applied++;
+    }
+    if (applied > 0) await this.applyChange(change, false);
+    this.lastSyncAt = started;
+    return applied > 0;
+  }
+
+  /** Rebuilds the snapshot from the newest checkpoint and the records after it (inside `exclusive`). */
+  private async reload(): Promise<void> {
+    const { store } = this.opened();
+    const started = performance.now();
+    for (let attempt = 0; attempt < MAX_LOAD_ATTEMPTS; attempt++) {
+      const loaded = await this.loadFromCheckpoint();
+      if (loaded === undefined) continue; // a concurrent vacuum removed what the listing showed
+      const { state, change, historyFrom } = loaded;
+      const history = new Map<number, SegmentHistory>();
+      const records = (await store.list(LOG_PREFIX, recordKey(state.seq)))
+        .map((object) => seqOfKey(object.key))
+        .filter((seq): seq is number => seq !== undefined && seq > state.seq);
+      const fetched = await mapLimit(records, READ_CONCURRENCY, (seq) => this.readRecord(seq));
+      let gap = false;
+      for (let index = 0; index < records.length; index++) {
+        const record = fetched[index];
+        if (records[index] !== state.seq + 1 || record === undefined) {
+          gap = true;
+          break;
+        }
+        state.apply(state.seq + 1, record, store.location, change);
+        rememberIn(history, state.seq, record);
+      }
+      if (gap) continue;
+      for (;;) {
+        const record = await this.readRecord(state.seq + 1);
+        if (record === undefined) break;
+        state.apply(state.seq + 1, record, store.location, change);
+        rememberIn(history, state.seq, record);
+      }
+      this.state = state;
+      this.history = history;
+      this.historyFrom = historyFrom;
+      this.damaged = true;
+      await this.applyChange(change, true);
+      this.damaged = false;
+      this.lastSyncAt = started;
+      return;
+    }
+    throw new LTMError('connection_error', `could not read a consistent snapshot of ${store.location} in ${MAX_LOAD_ATTEMPTS} attempts (files kept disappearing): retry`);
+  }
+
+  private async loadFromCheckpoint(): Promise<{ state: LogState; change: Change; historyFrom: number } | undefined> {
+    const { store } = this.opened();
+    const change = emptyChange();
+    const seqs = (await store.list(CHECKPOINT_PREFIX)).map((object) => seqOfKey(object.key)).filter((seq): seq is number => seq !== undefined);
+    if (seqs.length === 0) return { state: new LogState(), change, historyFrom: 1 };
+    const newest = Math.max(...seqs);
+    const bytes = await store.get(checkpointKey(newest));
+    if (bytes === undefined) return undefined;
+    const state = LogState.fromCheckpoint(decodeCheckpoint(bytes, newest, store.location));
+    const inline = state.sources.flatMap((source) => (source.kind === 'inline' ? [source.seq] : []));
+    const records = await mapLimit(inline, READ_CONCURRENCY, (seq) => this.readRecord(seq));
+    for (let index = 0; index < inline.length; index++) {
+      const record = records[index];
+      if (record === undefined) return undefined;
+      if (record.kind !== 'commit' || record.inline === undefined) {
+        throw new LTMError('query_error', `checkpoint ${newest} in ${store.location} names record ${inline[index]} as an inline commit, but it is not one`);
+      }
+      change.inline.push({ seq: inline[index]!, entries: record.inline.entries, terms: record.inline.terms });
+    }
+    return { state, change, historyFrom: newest + 1 };
+  }
+
+  private remember(seq: number, record: LogRecord): void {
+    rememberIn(this.history, seq, record);
+  }
+
+  /** Makes the DuckDB side show `state` after `change`, atomically for readers. */
+  private async applyChange(change: Change, reset: boolean): Promise<void> {
+    const { engine, store, names } = this.opened();
+    const removed = new Set(change.removedInline);
+    const inline = change.inline.filter((commit) => !removed.has(commit.seq));
+    const entryRows = inline.flatMap((commit) => commit.entries.map((row) => ({ seq: commit.seq, ...row })));
+    const termRows = inline.flatMap((commit) => commit.terms.map((row) => ({ seq: commit.seq, ...row })));
+    try {
+      await engine.transaction(async (connection) => {
+        if (reset) {
+          await connection.run(`DELETE FROM ${names.catalog}.main.tail_entries`);
+          await connection.run(`DELETE FROM ${names.catalog}.main.tail_terms`);
+        } else if (removed.size > 0) {
+          for (const table of ['tail_entries', 'tail_terms']) {
+            await connection.run(`DELETE FROM ${names.catalog}.main.${table} WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))`, [[...removed]]);
+          }
+        }
+        if (entryRows.length > 0) await connection.run(insertTailEntriesSql(names), [JSON.stringify(entryRows)]);
+        if (termRows.length > 0) await connection.run(insertTailTermsSql(names), [JSON.stringify(termRows)]);
+        // Replaced even when only tail rows changed: DuckDB 1.5 plans prepared statements with the
+        // tables' statistics (string compression, perfect-hash grouping) and runs a cached plan on data
+        // that outgrew them ("Perfect hash aggregate ... statistics are corrupt"). A catalog change makes
+        // every cached statement that reads these views plan again.
+        const sources = sqlSources(this.state.sources, (key) => store.url(key), true);
+        await connection.run(`CREATE OR REPLACE VIEW ${names.catalog}.main.entries AS ${entriesViewSql(sources, names)}`);
+        await connection.run(`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`);
+        await connection.run(`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(sources, names)}`);
+      });
+    } catch (error) {
+      this.damaged = true;
+      throw error;
+    }
+  }
+
+  private async writeCheckpoint(checkpoint: Checkpoint): Promise<void> {
+    const { store } = this.opened();
+    try {
+      await store.putIfAbsent(checkpointKey(checkpoint.seq), encode(checkpoint));
+    } catch (error) {
+      // A missing checkpoint only means readers replay more of the log.
+      this.backgroundError(error);
+    }
+  }
+
+  // ---- compaction -----------------------------------------------------------------------------------
+
+  private maybeCompact(): void {
+    if (this.options.autoCompact === false || this.compacting !== null || this.closed) return;
+    if (planAutomatic(this.state.sources, this.policy) === null) return;
+    this.compacting = this.runCompaction((sources) => planAutomatic(sources, this.policy), Date.now())
+      .catch((error: unknown) => this.backgroundError(error))
+      .finally(() => {
+        this.compacting = null;
+      });
+  }
+
+  /**
+   * Plans against the current snapshot, writes the merged segment outside the log lock, then publishes a
+   * record replacing the run, unless another compactor merged part of it first: then the output is
+   * deleted and the plan made again.
+   */
+  private async runCompaction(planner: (sources: LogState['sources']) => CompactionPlan | null, now: number): Promise<CompactResult> {
+    const { engine, store, names } = this.opened();
+    for (let attempt = 0; attempt < MAX_COMPACTION_ATTEMPTS; attempt++) {
+      const planned = await this.exclusive(async () => {
+        await this.catchUp();
+        const plan = planner(this.state.sources);
+        if (plan === null) return null;
+        const run = this.state.findRun(plan.ids)!;
+        const sources = sqlSources(this.state.sources.slice(run.start, run.end + 1), (key) => store.url(key), false);
+        return { plan, latestRows: latestRowsSql(sources, names, true), terms: latestTermsSql(sources, names, true) };
+      });
+      if (planned === null) return { compacted: false, expired: 0 };
+      const merged = await writeMergedSegment(engine, store, planned.latestRows, planned.terms, {
+        bottom: planned.plan.bottom,
+        now,
+        rowGroupRows: this.rowGroupRows(),
+      });
+      const record: CompactRecord = { ...this.header(), kind: 'compact', replaces: planned.plan.ids, segment: merged.segment };
+      const body = encode(record);
+      const { plan } = planned;
+      const outcome = await this.exclusive(() => this.publish(record, body, undefined, () => this.state.findRun(plan.ids) !== undefined)).catch(async (error: unknown) => {
+        if (error instanceof PublishError && !error.maybePublished) await this.deleteSegment(merged.segment);
+        throw error instanceof PublishError ? error.cause : error;
+      });
+      if (outcome === 'conflict') {
+        this.counters.compactionConflicts++;
+        await this.deleteSegment(merged.segment);
+        continue;
+      }
+      this.counters.compactions++;
+      if (outcome.checkpoint !== undefined) await this.writeCheckpoint(outcome.checkpoint);
+      this.maybeVacuum();
+      return { compacted: true, expired: merged.expired };
+    }
+    throw new LTMError('connection_error', `compaction conflicted with other compactors ${MAX_COMPACTION_ATTEMPTS} times in a row: retry later`, { retryable: true });
+  }
+
+  private async deleteSegment(segment: CompactRecord['segment']): Promise<void> {
+    if (segment === null) return;
+    const { store } = this.opened();
+    await store.delete([segment.entries, ...(segment.terms === null ? [] : [segment.terms])]).catch(() => undefined);
+  }
+
+  // ---- vacuum ---------------------------------------------------------------------------------------
+
+  private maybeVacuum(): void {
+    const interval = this.options.vacuumIntervalMs ?? DEFAULTS.vacuumIntervalMs;
+    if (interval === 0 || this.closed || this.vacuuming !== null || performance.now() - this.lastVacuumAt < interval) return;
+    this.lastVacuumAt = performance.now();
+    void this.vacuumOnce({}).catch((error: unknown) => this.backgroundError(error));
+  }
+
+  private async vacuumNow(options: VacuumOptions): Promise<VacuumResult> {
+    const { store } = this.opened();
+    const retentionMs = options.retentionMs ?? this.formatFile?.retentionMs ?? DEFAULTS.retentionMs;
+    if (!Number.isSafeInteger(retentionMs) || retentionMs < 0) {
+      throw new LTMError('validation_error', `retentionMs must be an integer >= 0, got ${String(retentionMs)}`);
+    }
+    const current = await this.exclusive(async () => {
+      await this.catchUp();
+      return { checkpoint: this.state.checkpoint(), history: new Map(this.history), historyFrom: this.historyFrom };
+    });
+    this.lastVacuumAt = performance.now();
+    const now = Date.now();
+    const cutoff = now - retentionMs;
+    const graceCutoff = now - this.orphanGraceMs();
+    const result: VacuumResult = { deletedSegmentFiles: 0, deletedRecords: 0, deletedCheckpoints: 0, deletedTemporaries: 0 };
+
+    // The newest checkpoint old enough that no reader can still be before it: everything older goes.
+    const checkpoints = (await store.list(CHECKPOINT_PREFIX)).map((object) => ({ ...object, seq: seqOfKey(object.key) }));
+    let horizon = 0;
+    for (const checkpoint of checkpoints) {
+      if (checkpoint.seq !== undefined && checkpoint.seq <= current.checkpoint.seq && checkpoint.lastModified <= cutoff) {
+        horizon = Math.max(horizon, checkpoint.seq);
+      }
+    }
+    const keepSegments = new Set<string>();
+    const keepInline = new Set<number>();
+    const keep = (checkpoint: Checkpoint) => {
+      for (const source of checkpoint.sources) {
+        if (source.kind === 'segment') keepSegments.add(source.segment.id);
+        else keepInline.add(source.seq);
+      }
+    };
+    keep(current.checkpoint);
+    if (horizon > 0) {
+      const bytes = await store.get(checkpointKey(horizon));
+      if (bytes === undefined) return result; // another vacuum is ahead of this one
+      keep(decodeCheckpoint(bytes, horizon, store.location));
+    }
+    // Segments added after the horizon may be read by a snapshot inside the window; segments some record
+    // replaced are no snapshot's any more once that record is past the horizon.
+    const records = (await store.list(LOG_PREFIX)).map((object) => ({ ...object, seq: seqOfKey(object.key) }));
+    const unknown = records.flatMap((object) => (object.seq !== undefined && object.seq < current.historyFrom ? [object.seq] : []));
+    const read = await mapLimit(unknown, READ_CONCURRENCY, (seq) => this.readRecord(seq).catch(() => undefined));
+    const history = new Map(current.history);
+    unknown.forEach((seq, index) => {
+      const record = read[index];
+      if (record !== undefined) rememberIn(history, seq, record);
+    });
+    const replaced = new Set<string>();
+    for (const [seq, entry] of history) {
+      if (seq > horizon && entry.added !== null) keepSegments.add(entry.added);
+      for (const id of entry.replaced) replaced.add(id);
+    }
+
+    const doomed: string[] = [];
+    for (const object of await store.list(DATA_PREFIX)) {
+      const name = object.key.slice(DATA_PREFIX.length);
+      if (name.startsWith(TEMP_PREFIX)) {
+        if (object.lastModified <= graceCutoff) {
+          doomed.push(object.key);
+          result.deletedTemporaries++;
+        }
+        continue;
+      }
+      const id = name.split('.')[0]!;
+      if (keepSegments.has(id)) continue;
+      // A file no record names may belong to a writer that has not published yet: only age tells.
+      if (replaced.has(id) || object.lastModified <= graceCutoff) {
+        doomed.push(object.key);
+        result.deletedSegmentFiles++;
+      }
+    }
+    for (const object of records) {
+      if (object.seq === undefined) {
+        if (object.lastModified <= graceCutoff) {
+          doomed.push(object.key);
+          result.deletedTemporaries++;
+        }
+      } else if (object.seq <= horizon && !keepInline.has(object.seq)) {
+        doomed.push(object.key);
+        result.deletedRecords++;
+      }
+    }
+    for (const object of checkpoints) {
+      if (object.seq === undefined ? object.lastModified <= graceCutoff : object.seq < horizon) {
+        doomed.push(object.key);
+        if (object.seq === undefined) result.deletedTemporaries++;
+        else result.deletedCheckpoints++;
+      }
+    }
+    await store.delete(doomed);
+    for (const seq of [...this.history.keys()]) if (seq <= horizon) this.history.delete(seq);
+    this.counters.vacuums++;
+    this.lastVacuum = result;
+    return result;
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------------
+
+  private async readFormatFile(store: ObjectStore, readOnly: boolean): Promise<FormatFile | undefined> {
+    let bytes = await store.get(FORMAT_FILE);
+    if (bytes === undefined) {
+      if (readOnly) return undefined;
+      const file: FormatFile = {
+        format: FORMAT_ID,
+        version: PARQUET_FORMAT_VERSION,
+        createdAt: new Date().toISOString(),
+        retentionMs: this.options.retentionMs ?? DEFAULTS.retentionMs,
+      };
+      if (await store.putIfAbsent(FORMAT_FILE, encode(file))) return file;
+      bytes = await store.get(FORMAT_FILE);
+      if (bytes === undefined) throw new LTMError('connection_error', `${FORMAT_FILE} in ${store.location} vanished right after another process created it`);
+    }
+    return decodeFormatFile(bytes, store.location);
+  }
+
+  private refreshInBackground(): void {
+    if (this.refreshing || this.closed) return;
+    this.refreshing = true;
+    this.exclusive(() => this.catchUp())
+      .catch((error: unknown) => this.backgroundError(error))
+      .finally(() => {
+        this.refreshing = false;
+      });
+  }
+
+  private backgroundError(error: unknown): void {
+    const normalized = error instanceof Error ? error : new Error(String(error));
+    this.lastBackgroundError = normalized.message;
+    this.options.onBackgroundError?.(normalized);
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const result = this.queue.then(work, work);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private opened(): Opened {
+    if (this.closed) throw new LTMError('backend_closed', 'the Parquet format is closed: open a new one');
+    if (this.opened_ === undefined) throw new LTMError('validation_error', 'the Parquet format is not open yet: call open(context) first');
+    return this.opened_;
+  }
+
+  private assertWritable(): void {
+    if (!this.writable) {
+      throw new LTMError('read_only', `the Parquet store ${this.opened().store.location} is open read-only: open it without readOnly to write`);
+    }
+  }
+
+  private rowGroupRows(): number {
+    return this.options.rowGroupRows ?? DEFAULTS.rowGroupRows;
+  }
+
+  private orphanGraceMs(): number {
+    return this.options.orphanGraceMs ?? DEFAULTS.orphanGraceMs;
+  }
+}
+
+export function createParquetFormat(options: ParquetFormatOptions = {}): ParquetFormat {
+  return new ParquetFormat(options);
+}
+
+/** Carries whether a failed publish may have created the record, which decides if its segment may be deleted. */
+class PublishError extends Error {
+  constructor(
+    override readonly cause: unknown,
+    readonly maybePublished: boolean,
+  ) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+function localStore(uri: string, tableName: string, fsync: boolean): ObjectStore {
+  if (CLOUD_URI.test(uri)) {
+    throw new LTMError('unsupported', `the Parquet format cannot open ${uri.slice(0, uri.indexOf(':'))}:// URIs without an objectStore yet`);
+  }
+  if (uri === ':memory:' || uri.trim() === '') {
+    throw new LTMError('validation_error', "the Parquet format stores files in a directory: give a directory path or a cloud URI, not ':memory:'");
+  }
+  return new LocalObjectStore(join(resolve(uri), tableName), { fsync });
+}
+
+function rememberIn(history: Map<number, SegmentHistory>, seq: number, record: LogRecord): void {
+  if (record.kind === 'commit') {
+    if (record.segment !== undefined) history.set(seq, { added: record.segment.id, replaced: [] });
+    return;
+  }
+  history.set(seq, {
+    added: record.segment?.id ?? null,
+    replaced: record.replaces.flatMap((id) => (id.startsWith('s:') ? [id.slice(2)] : [])),
+  });
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index]!);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}
+
+function isSafeTime(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value);
+}
+
+/** The batch as log rows; rejects what the format seam forbids (duplicate keys, malformed rows). */
+function rowsOf(batch: CommitBatch): { entries: InlineEntry[]; terms: InlineTerm[] } {
+  if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.puts) || !Array.isArray(batch.deletes)) {
+    throw new LTMError('validation_error', 'a commit batch needs puts and deletes arrays');
+  }
+  const docs = new Map<string, { length: number; extraLength: number }>();
+  for (const doc of batch.docs ?? []) docs.set(doc.key, doc);
+  const seen = new Set<string>();
+  const claim = (key: unknown, what: string): string => {
+    if (typeof key !== 'string' || key === '') throw new LTMError('validation_error', `${what}: a key must be a non-empty string`);
+    if (seen.has(key)) throw new LTMError('validation_error', `${what}: key ${JSON.stringify(key)} appears twice in one batch`);
+    seen.add(key);
+    return key;
+  };
+  const entries: InlineEntry[] = [];
+  batch.puts.forEach((put, index) => {
+    const what = `puts[${index}]`;
+    const key = claim(put?.key, what);
+    if (typeof put.value !== 'string' || put.value === '' || typeof put.metadata !== 'string') {
+      throw new LTMError('validation_error', `${what}: value and metadata must be JSON text`);
+    }
+    if (!isSafeTime(put.createdAt) || !isSafeTime(put.updatedAt) || (put.expiresAt !== null && !isSafeTime(put.expiresAt))) {
+      throw new LTMError('validation_error', `${what}: createdAt, updatedAt and expiresAt must be epoch milliseconds`);
+    }
+    const doc = docs.get(key);
+    entries.push({
+      key,
+      operation: 'put',
+      value: put.value,
+      metadata: put.metadata,
+      created_at: put.createdAt,
+      updated_at: put.updatedAt,
+      expires_at: put.expiresAt,
+      doc_length: doc?.length ?? null,
+      doc_extra_length: doc?.extraLength ?? null,
+    });
+  });
+  const putKeys = new Set(seen);
+  batch.deletes.forEach((key, index) => {
+    entries.push({
+      key: claim(key, `deletes[${index}]`),
+      operation: 'delete',
+      value: null,
+      metadata: null,
+      created_at: null,
+      updated_at: null,
+      expires_at: null,
+      doc_length: null,
+      doc_extra_length: null,
+    });
+  });
+  const terms: InlineTerm[] = (batch.terms ?? []).map((row, index) => {
+    if (!putKeys.has(row?.key) || (row.field !== 0 && row.field !== 1) || typeof row.term !== 'string' || !Number.isSafeInteger(row.tf)) {
+      throw new LTMError('validation_error', `terms[${index}]: a term row needs the key of a put in the batch, field 0 or 1, a term and an integer tf`);
+    }
+    return { key: row.key, field: row.field, term: row.term, tf: row.tf };
+  });
+  return { entries, terms };
+}

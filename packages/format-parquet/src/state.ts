@@ -1,0 +1,93 @@
+/**
+ * The snapshot as a pure state machine over log records: which sources hold live rows, in version order.
+ * Every process applies the same records in the same order and so reaches the same state, which is what
+ * lets a compactor check its plan against the log alone.
+ */
+import { LTMError } from '@ltm/core';
+import type { Checkpoint, InlineEntry, InlineTerm, LogRecord, SourceInfo } from './log.js';
+import { FORMAT_ID, PARQUET_FORMAT_VERSION, sourceId } from './log.js';
+
+/** What applying records changed in the tail table (the views are rebuilt after any change). */
+export interface Change {
+  inline: { seq: number; entries: InlineEntry[]; terms: InlineTerm[] }[];
+  removedInline: number[];
+}
+
+export function emptyChange(): Change {
+  return { inline: [], removedInline: [] };
+}
+
+export class LogState {
+  /** The last applied record. */
+  seq = 0;
+  /** Oldest first. Ranges of versions never overlap: compaction merges only contiguous runs. */
+  sources: SourceInfo[] = [];
+
+  static fromCheckpoint(checkpoint: Checkpoint): LogState {
+    const state = new LogState();
+    state.seq = checkpoint.seq;
+    state.sources = checkpoint.sources.map((source) => ({ ...source }));
+    return state;
+  }
+
+  checkpoint(): Checkpoint {
+    return { format: FORMAT_ID, version: PARQUET_FORMAT_VERSION, seq: this.seq, sources: this.sources.map((source) => ({ ...source })) };
+  }
+
+  /** Where the run `ids` sits among the sources, or `undefined` when one is gone or they are not contiguous. */
+  findRun(ids: readonly string[]): { start: number; end: number } | undefined {
+    if (ids.length === 0) return undefined;
+    const positions = ids.map((id) => this.sources.findIndex((source) => sourceId(source) === id));
+    if (positions.some((position) => position < 0)) return undefined;
+    const start = Math.min(...positions);
+    const end = Math.max(...positions);
+    return end - start + 1 === ids.length ? { start, end } : undefined;
+  }
+
+  /** Applies record `seq` (which must be the next one) and adds its effects to `change`. */
+  apply(seq: number, record: LogRecord, location: string, change: Change): void {
+    if (seq !== this.seq + 1) {
+      throw new LTMError('query_error', `internal: log record ${seq} applied after ${this.seq} in ${location}`);
+    }
+    if (record.kind === 'commit') {
+      if (record.inline !== undefined) {
+        const { entries, terms } = record.inline;
+        let minExpiresAt: number | null = null;
+        let bytes = 0;
+        for (const row of entries) {
+          if (row.expires_at !== null && (minExpiresAt === null || row.expires_at < minExpiresAt)) minExpiresAt = row.expires_at;
+          bytes += row.key.length + (row.value?.length ?? 0) + (row.metadata?.length ?? 0);
+        }
+        this.sources.push({ kind: 'inline', seq, rows: entries.length, bytes, minExpiresAt });
+        change.inline.push({ seq, entries, terms });
+      } else if (record.segment !== undefined) {
+        this.sources.push({ kind: 'segment', segment: record.segment, lo: seq, hi: seq });
+      }
+    } else {
+      const run = this.findRun(record.replaces);
+      if (run === undefined) {
+        throw new LTMError(
+          'query_error',
+          `log record ${seq} in ${location} compacts sources that are not a contiguous run of the snapshot: the log is inconsistent`,
+        );
+      }
+      const replaced = this.sources.slice(run.start, run.end + 1);
+      const lo = Math.min(...replaced.map((source) => (source.kind === 'segment' ? source.lo : source.seq)));
+      const hi = Math.max(...replaced.map((source) => (source.kind === 'segment' ? source.hi : source.seq)));
+      const merged: SourceInfo[] = record.segment === null ? [] : [{ kind: 'segment', segment: record.segment, lo, hi }];
+      this.sources.splice(run.start, replaced.length, ...merged);
+      for (const source of replaced) {
+        if (source.kind === 'inline') change.removedInline.push(source.seq);
+      }
+    }
+    this.seq = seq;
+  }
+
+  inlineCount(): number {
+    return this.sources.filter((source) => source.kind === 'inline').length;
+  }
+
+  segmentCount(): number {
+    return this.sources.length - this.inlineCount();
+  }
+}

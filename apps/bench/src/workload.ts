@@ -187,8 +187,9 @@ interface Plan {
 /** Everything random is decided here, once, so both sides replay exactly the same operations. */
 function planWorkload(config: WorkloadConfig): Plan {
   const { n } = config;
-  const sequentialCount = Math.min(config.sequentialStores, n);
-  const concurrentCount = Math.min(config.concurrentStores, n - sequentialCount);
+  // A small --n still leaves most memories for the bulk load, so every phase has work.
+  const sequentialCount = Math.min(config.sequentialStores, Math.floor(n / 5));
+  const concurrentCount = Math.min(config.concurrentStores, Math.floor(n / 5));
   const generator = new MemoryGenerator(config.seed);
   const load = Array.from({ length: n }, () => generator.next());
   const random = new Random(config.seed + 1);

@@ -24,27 +24,40 @@ const pick = (i) => `key-${(i * 7919) % rows}`;
 const POINT = 'SELECT value, metadata, epoch_ms(updated_at) AS updated_at FROM ltm_store WHERE key = $1';
 const MANY = 'SELECT key, value FROM ltm_store WHERE key IN (SELECT unnest($1))';
 
-async function measure(label, statementCacheSize) {
-  const engine = await DuckDBQueryEngine.open({ path, statementCacheSize, poolSize: 1 });
-  for (let i = 0; i < 200; i++) await engine.query(POINT, [pick(i)]);
-  let started = performance.now();
-  for (let i = 0; i < reads; i++) await engine.query(POINT, [pick(i)]);
-  const point = (performance.now() - started) / reads;
-  const batches = Math.max(1, Math.floor(reads / 10));
-  started = performance.now();
-  for (let i = 0; i < batches; i++) await engine.query(MANY, [Array.from({ length: 100 }, (_, j) => pick(i * 100 + j))]);
-  const many = (performance.now() - started) / batches;
+// Both engines share the file's one DuckDB instance; reads alternate between them so background load
+// hits both alike.
+const cached = await DuckDBQueryEngine.open({ path, poolSize: 1 });
+const uncached = await DuckDBQueryEngine.open({ path, poolSize: 1, statementCacheSize: 0 });
+const engines = [
+  { label: 'statement cache 64 (default)', engine: cached, point: 0, many: 0 },
+  { label: 'statement cache off', engine: uncached, point: 0, many: 0 },
+];
+for (const side of engines) for (let i = 0; i < 200; i++) await side.engine.query(POINT, [pick(i)]);
+for (let i = 0; i < reads; i++) {
+  for (const side of engines) {
+    const started = performance.now();
+    await side.engine.query(POINT, [pick(i)]);
+    side.point += performance.now() - started;
+  }
+}
+const batches = Math.max(1, Math.floor(reads / 10));
+for (let i = 0; i < batches; i++) {
+  const keys = Array.from({ length: 100 }, (_, j) => pick(i * 100 + j));
+  for (const side of engines) {
+    const started = performance.now();
+    await side.engine.query(MANY, [keys]);
+    side.many += performance.now() - started;
+  }
+}
+console.log(`${rows} rows, ${reads} reads, DuckDB file ${path}`);
+for (const side of engines) {
+  const point = side.point / reads;
+  const many = side.many / batches;
   console.log(
-    `${label.padEnd(28)} point read ${(point * 1000).toFixed(0).padStart(5)} µs   ` +
+    `${side.label.padEnd(30)} point read ${(point * 1000).toFixed(0).padStart(5)} µs   ` +
       `100-key IN (unnest) read ${many.toFixed(2)} ms (${((100 / many) * 1000).toFixed(0)} keys/s)`,
   );
-  await engine.close();
 }
-
-console.log(`${rows} rows, ${reads} reads, DuckDB file ${path}`);
-// Alternate the two settings so background load hits both alike.
-for (let round = 1; round <= 2; round++) {
-  await measure(`statement cache off (#${round})`, 0);
-  await measure(`statement cache 64 (#${round})`, 64);
-}
+await cached.close();
+await uncached.close();
 rmSync(directory, { recursive: true, force: true });

@@ -1,7 +1,5 @@
 import {
   LTMError,
-  analyzeDocument,
-  analyzeQuery,
   decodeCursor,
   encodeCursor,
   failure,
@@ -21,7 +19,6 @@ import type {
   BackendCapabilities,
   CleanupResult,
   DeleteResult,
-  EntryRow,
   ExpiryOptions,
   Filter,
   FlushResult,
@@ -39,15 +36,15 @@ import type {
   StoreItem,
   StoreManyResult,
   StoreResult,
-  TermRow,
 } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
-import { SqlParams, filterSql } from './filter-sql.js';
+import { SqlParams } from './filter-sql.js';
 import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
 import { isCloudUri, resolveOptions, selectFormatName } from './options.js';
-import { bm25SearchSql, liveCondition } from './search-sql.js';
-import type { IndexRows, WriteOp } from './write-pipeline.js';
+import { Searcher } from './search/searcher.js';
+import { liveCondition } from './sql.js';
+import type { WriteOp } from './write-pipeline.js';
 import { WritePipeline } from './write-pipeline.js';
 
 type Engine = DuckDBQueryEngine;
@@ -75,6 +72,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   private closed = false;
   private closing: Promise<void> | null = null;
   private readonly pipeline: WritePipeline;
+  private readonly searcher: Searcher;
 
   private constructor(
     private readonly engine: Engine,
@@ -89,10 +87,11 @@ export class DuckDBLTMBackend implements LTMBackend {
       fullTextSearch: options.enableFts,
       multiWriter: formatCaps.multiWriter,
     };
+    this.searcher = new Searcher(engine, (name) => format.relation(name), options.enableFts);
     this.pipeline = new WritePipeline({
       readLive: (keys, now) => this.readLiveCreatedAt(keys, now),
       commit: (batch) => this.format.commit(batch),
-      indexRows: (row) => (this.options.enableFts ? indexRowsOf(row) : null),
+      indexRows: (row) => this.searcher.indexRows(row),
     });
   }
 
@@ -155,44 +154,15 @@ export class DuckDBLTMBackend implements LTMBackend {
   async search(query?: string | SearchOptions, metadataFilter?: Filter, limit?: number): Promise<SearchResult> {
     return this.guard(async () => {
       const args = normalizeSearchArgs(query, metadataFilter, limit);
-      const conditions = args.filter ? parseFilter(args.filter) : [];
       const offset = args.cursor === undefined ? 0 : decodeOffset(decodeCursor('search', args.cursor));
-      const now = Date.now();
-      const params = new SqlParams();
-      let sql: string;
-      if (args.query !== undefined) {
-        if (!this.options.enableFts) {
-          throw new LTMError('unsupported', 'full-text search is disabled (enableFts: false); search without a query, or open with enableFts: true');
-        }
-        const analyzed = analyzeQuery(args.query);
-        if (analyzed.terms.length === 0 && analyzed.extraTerms.length === 0) {
-          return { success: true, results: [], count: 0 };
-        }
-        sql = bm25SearchSql({
-          entries: this.rel('entries'),
-          terms: this.rel('terms'),
-          docs: this.rel('docs'),
-          now: params.add(now),
-          parityTerms: params.add(analyzed.terms),
-          extraTerms: params.add(analyzed.extraTerms),
-          filter: filterSql('e.metadata', conditions, params),
-          limit: params.add(args.limit + 1),
-          offset: params.add(offset),
-        });
-      } else {
-        const nowParam = params.add(now);
-        sql = `SELECT key, value, metadata, epoch_ms(updated_at) AS updated_at, 0 AS score
-          FROM ${this.rel('entries')} AS e
-          WHERE ${liveCondition('e', nowParam)} AND ${filterSql('e.metadata', conditions, params)}
-          ORDER BY e.updated_at DESC, e.key
-          LIMIT ${params.add(args.limit + 1)} OFFSET ${params.add(offset)}`;
-      }
-      const rows = await this.engine.query<{ key: string; value: string; metadata: string | null; updated_at: number; score: number }>(
-        sql,
-        params.values,
-      );
-      const page = rows.slice(0, args.limit);
-      const results = page.map((row) => ({
+      const rows = await this.searcher.search({
+        query: args.query,
+        conditions: args.filter ? parseFilter(args.filter) : [],
+        limit: args.limit,
+        offset,
+        now: Date.now(),
+      });
+      const results = rows.slice(0, args.limit).map((row) => ({
         key: row.key,
         value: JSON.parse(row.value) as JsonValue,
         metadata: parseMetadata(row.metadata),
@@ -380,14 +350,6 @@ function entryFields(row: EntryColumns): { value: JsonValue; metadata: JsonObjec
     updatedAt: toIso(Number(row.updated_at)),
     ...(row.expires_at === null ? {} : { expiresAt: toIso(Number(row.expires_at)) }),
   };
-}
-
-function indexRowsOf(row: EntryRow): IndexRows {
-  const analyzed = analyzeDocument(JSON.parse(row.value) as JsonValue, JSON.parse(row.metadata) as JsonObject);
-  const terms: TermRow[] = [];
-  for (const [term, tf] of analyzed.terms) terms.push({ key: row.key, field: 0, term, tf });
-  for (const [term, tf] of analyzed.extraTerms) terms.push({ key: row.key, field: 1, term, tf });
-  return { terms, doc: { key: row.key, length: analyzed.length, extraLength: analyzed.extraLength } };
 }
 
 function decodeOffset(position: unknown): number {

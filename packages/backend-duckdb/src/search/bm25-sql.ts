@@ -5,6 +5,7 @@
  * entries, as a fresh `create_fts_index` over the live rows would.
  */
 import { BM25_B, BM25_K1 } from '@ltm/core';
+import { liveCondition } from '../sql.js';
 
 export interface SearchSqlParts {
   entries: string;
@@ -18,10 +19,6 @@ export interface SearchSqlParts {
   filter: string;
   limit: string;
   offset: string;
-}
-
-export function liveCondition(alias: string, nowPlaceholder: string): string {
-  return `(${alias}.expires_at IS NULL OR ${alias}.expires_at > make_timestamp(CAST(${nowPlaceholder} AS BIGINT) * 1000))`;
 }
 
 export function bm25SearchSql(p: SearchSqlParts): string {

@@ -1,7 +1,8 @@
 // Commit throughput of NativeFormat for batches of 1, 64 and 10,000 entries (10 postings each) on a
 // store already holding --preload entries, each commit overwriting existing keys. Not a test: numbers
 // vary with the machine and its load. Build first (turbo run build), then:
-//   node packages/format-native/bench/commit.mjs [--preload 20000] [--no-indexes] [--strategy staging|multirow]
+//   node packages/format-native/bench/commit.mjs [--preload 20000] [--new-keys] [--no-indexes] [--strategy staging|multirow]
+// --new-keys commits keys the store does not hold yet instead of overwriting.
 // --no-indexes drops the ART indexes on the postings table, to compare; --strategy multirow commits with
 // multi-row parameterized INSERTs instead of the format's appender staging, to compare.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,6 +16,7 @@ const { values: args } = parseArgs({
   options: {
     preload: { type: 'string', default: '20000' },
     'no-indexes': { type: 'boolean', default: false },
+    'new-keys': { type: 'boolean', default: false },
     strategy: { type: 'string', default: 'staging' },
     sizes: { type: 'string', default: '1,64,10000' },
   },
@@ -32,13 +34,13 @@ if (args['no-indexes']) {
 }
 
 let sequence = 0;
-function batch(size) {
+function batch(size, fresh = args['new-keys']) {
   const puts = [];
   const terms = [];
   const docs = [];
   for (let i = 0; i < size; i++) {
     const n = sequence++;
-    const key = `key-${(n * 7919) % Math.max(preload, 1)}`;
+    const key = fresh ? `new-${n}` : `key-${(n * 7919) % Math.max(preload, 1)}`;
     const now = Date.now();
     puts.push({ key, value: JSON.stringify({ text: `note ${n} about topic ${n % 97}` }), metadata: '{"source":"bench"}', createdAt: now, updatedAt: now, expiresAt: null });
     for (let t = 0; t < TERMS_PER_ENTRY; t++) terms.push({ key, field: 0, term: `term${(n * 31 + t) % 5000}`, tf: 1 });
@@ -76,9 +78,12 @@ async function commitMultiRow(b) {
 
 const commit = args.strategy === 'multirow' ? commitMultiRow : (b) => format.commit(b);
 
-for (let done = 0; done < preload; done += 10_000) await format.commit(batch(Math.min(10_000, preload - done)));
+for (let done = 0; done < preload; done += 10_000) await format.commit(batch(Math.min(10_000, preload - done), false));
 sequence = 0;
-console.log(`strategy ${args.strategy}, postings indexes ${args['no-indexes'] ? 'off' : 'on'}, ${preload} entries preloaded (${preload * TERMS_PER_ENTRY} postings), file ${path}`);
+console.log(
+  `strategy ${args.strategy}, postings indexes ${args['no-indexes'] ? 'off' : 'on'}, ${args['new-keys'] ? 'new keys' : 'overwriting'}, ` +
+    `${preload} entries preloaded (${preload * TERMS_PER_ENTRY} postings), file ${path}`,
+);
 
 for (const size of args.sizes.split(',').map(Number)) {
   const repetitions = size === 1 ? 200 : size <= 64 ? 50 : 3;

@@ -19,6 +19,7 @@ import type {
   BackendCapabilities,
   CleanupResult,
   DeleteResult,
+  EntryRow,
   ExpiryOptions,
   Filter,
   FlushResult,
@@ -44,26 +45,19 @@ import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
 import { isCloudUri, resolveOptions, selectFormatName } from './options.js';
 import { Searcher } from './search/searcher.js';
 import { liveCondition } from './sql.js';
-import type { WriteOp } from './write-pipeline.js';
-import { WritePipeline } from './write-pipeline.js';
+import type { WriteOp } from './store/table-store.js';
+import { TableStore } from './store/table-store.js';
 
 type Engine = DuckDBQueryEngine;
 
-interface EntryColumns {
-  key: string;
-  value: string;
-  metadata: string | null;
-  created_at: number;
-  updated_at: number;
-  expires_at: number | null;
-}
-
-const ENTRY_COLUMNS = `key, value, metadata, epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at, epoch_ms(expires_at) AS expires_at`;
+/** Table stores of this process by database file and table: backends on the same table share one. */
+const openTables = new Map<string, Promise<TableStore>>();
 
 /**
  * Long-term memory on DuckDB. Open with `await DuckDBLTMBackend.open(options)` or
- * `await createLTMBackend('duckdb', options)`. Writes go through a group-commit pipeline; every
- * query binds its parameters; search is an incremental BM25 index kept in the same commit as the entry.
+ * `await createLTMBackend('duckdb', options)`. A write is acknowledged once it is in the journal and
+ * reaches DuckDB in batches (see store/table-store.ts); reads see every acknowledged write; every query
+ * binds its parameters; search is an incremental BM25 index committed with the entries.
  */
 export class DuckDBLTMBackend implements LTMBackend {
   readonly name = 'duckdb';
@@ -71,28 +65,21 @@ export class DuckDBLTMBackend implements LTMBackend {
 
   private closed = false;
   private closing: Promise<void> | null = null;
-  private readonly pipeline: WritePipeline;
   private readonly searcher: Searcher;
 
   private constructor(
-    private readonly engine: Engine,
-    private readonly ownsEngine: boolean,
-    private readonly format: StorageFormat<Engine>,
+    private readonly table: TableStore,
+    private readonly tableKey: string | null,
     private readonly options: ResolvedOptions,
   ) {
-    const formatCaps = format.capabilities;
+    const formatCaps = table.format.capabilities;
     this.capabilities = {
       persistent: formatCaps.persistent,
       writable: formatCaps.writable && !options.readOnly,
       fullTextSearch: options.enableFts,
       multiWriter: formatCaps.multiWriter,
     };
-    this.searcher = new Searcher(engine, (name) => format.relation(name), options.enableFts);
-    this.pipeline = new WritePipeline({
-      readLive: (keys, now) => this.readLiveCreatedAt(keys, now),
-      commit: (batch) => this.format.commit(batch),
-      indexRows: (row) => this.searcher.indexRows(row),
-    });
+    this.searcher = new Searcher(table.engine, (name) => table.format.relation(name), options.enableFts);
   }
 
   /** Opens (and creates, when missing) the store. Rejects with `LTMError` when it cannot. */
@@ -100,21 +87,49 @@ export class DuckDBLTMBackend implements LTMBackend {
     const resolved = resolveOptions(options);
     const format = await loadFormat(resolved);
     const shared = options.queryEngine;
+    const local = !isCloudUri(resolved.uri);
+    const memory = resolved.uri === ':memory:';
     const engine =
       shared ??
       (await DuckDBQueryEngine.open({
-        path: isCloudUri(resolved.uri) ? ':memory:' : resolved.uri,
-        readOnly: resolved.readOnly,
+        path: local ? resolved.uri : ':memory:',
+        // DuckDB cannot open a private in-memory database read-only; the format enforces it instead.
+        readOnly: resolved.readOnly && local && !memory,
         ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
         ...(options.acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs: options.acquireTimeoutMs }),
       }));
-    try {
-      await format.open({ engine, uri: resolved.uri, tableName: resolved.tableName, readOnly: resolved.readOnly });
-    } catch (error) {
-      if (!shared) await engine.close().catch(() => undefined);
-      throw error;
+    const key = engine.path === ':memory:' ? null : `${engine.path}\u0000${resolved.tableName}`;
+    const existing = key === null ? undefined : openTables.get(key);
+    if (existing) {
+      // Another backend of this process has the table open: share its store (and its engine).
+      if (!shared) await engine.close();
+      const table = await existing;
+      table.refs += 1;
+      return new DuckDBLTMBackend(table, key, resolved);
     }
-    return new DuckDBLTMBackend(engine, shared === undefined, format, resolved);
+    const opening = (async () => {
+      try {
+        await format.open({ engine, uri: resolved.uri, tableName: resolved.tableName, readOnly: resolved.readOnly });
+        return await TableStore.open({
+          engine,
+          ownsEngine: shared === undefined,
+          format,
+          journalPath: local && !memory ? engine.path : null,
+          tableName: resolved.tableName,
+          writable: format.capabilities.writable && !resolved.readOnly,
+          durability: resolved.durability,
+          cacheBytes: resolved.cacheMaxBytes,
+          applyDelayMs: 20,
+          applyBatch: 4096,
+        });
+      } catch (error) {
+        if (key !== null) openTables.delete(key);
+        if (!shared) await engine.close().catch(() => undefined);
+        throw error;
+      }
+    })();
+    if (key !== null) openTables.set(key, opening);
+    return new DuckDBLTMBackend(await opening, key, resolved);
   }
 
   // ---- protocol -------------------------------------------------------------------------------
@@ -123,7 +138,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       this.assertWritable();
       const op = this.putOp({ key, value, metadata, ...options });
-      const [outcome] = await this.pipeline.submit([op]);
+      const [outcome] = this.table.write([op]);
       return { success: true, stored: true, key: op.key, created: !outcome?.existed };
     });
   }
@@ -131,13 +146,8 @@ export class DuckDBLTMBackend implements LTMBackend {
   async retrieve<D = null>(key: string, defaultValue?: D): Promise<RetrieveResult<D>> {
     return this.guard(async () => {
       validateKey(key);
-      const now = Date.now();
-      const rows = await this.engine.query<EntryColumns>(
-        `SELECT ${ENTRY_COLUMNS} FROM ${this.rel('entries')} WHERE key = $1`,
-        [key],
-      );
-      const row = rows[0];
-      if (!row || !isLive(row, now)) return { success: true, found: false, value: (defaultValue ?? null) as D };
+      const row = await this.table.read(key, Date.now());
+      if (!row) return { success: true, found: false, value: (defaultValue ?? null) as D };
       return { success: true, found: true, ...entryFields(row) };
     });
   }
@@ -146,7 +156,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       this.assertWritable();
       validateKey(key);
-      const [outcome] = await this.pipeline.submit([{ kind: 'delete', key }]);
+      const [outcome] = this.table.write([{ kind: 'delete', key }]);
       return { success: true, deleted: outcome?.existed ?? false, key };
     });
   }
@@ -155,6 +165,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       const args = normalizeSearchArgs(query, metadataFilter, limit);
       const offset = args.cursor === undefined ? 0 : decodeOffset(decodeCursor('search', args.cursor));
+      await this.table.flush(); // search reads the format's relations: bring them up to date first
       const rows = await this.searcher.search({
         query: args.query,
         conditions: args.filter ? parseFilter(args.filter) : [],
@@ -182,7 +193,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       this.assertWritable();
       if (!Array.isArray(items)) throw new LTMError('validation_error', 'storeMany takes an array of { key, value, metadata?, ttlSeconds?, expiresAt? }');
-      // Validate everything before anything is queued: one bad item stores nothing.
+      // Validate everything before anything is written: one bad item stores nothing.
       const ops = items.map((item, index) => {
         try {
           if (item === null || typeof item !== 'object') throw new LTMError('validation_error', 'each item must be an object');
@@ -193,7 +204,7 @@ export class DuckDBLTMBackend implements LTMBackend {
         }
       });
       if (ops.length === 0) return { success: true, stored: 0, created: 0 };
-      const outcomes = await this.pipeline.submit(ops);
+      const outcomes = this.table.write(ops);
       return { success: true, stored: ops.length, created: outcomes.filter((o) => !o.existed).length };
     });
   }
@@ -201,16 +212,9 @@ export class DuckDBLTMBackend implements LTMBackend {
   async retrieveMany(keys: readonly string[]): Promise<RetrieveManyResult> {
     return this.guard(async () => {
       const valid = validateKeys(keys);
-      const now = Date.now();
-      const unique = [...new Set(valid)];
-      const rows =
-        unique.length === 0
-          ? []
-          : await this.engine.query<EntryColumns>(
-              `SELECT ${ENTRY_COLUMNS} FROM ${this.rel('entries')} WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))`,
-              [unique],
-            );
-      const byKey = new Map(rows.filter((row) => isLive(row, now)).map((row) => [row.key, row]));
+      const rows = await this.table.readMany([...new Set(valid)], Date.now());
+      const byKey = new Map<string, EntryRow>();
+      for (const row of rows) if (row) byKey.set(row.key, row);
       const items = valid.map((key): RetrieveManyItem => {
         const row = byKey.get(key);
         return row ? { key, found: true, ...entryFields(row) } : { key, found: false, value: null, metadata: null };
@@ -224,12 +228,13 @@ export class DuckDBLTMBackend implements LTMBackend {
       const args = normalizeListArgs(options);
       const after = args.cursor === undefined ? undefined : decodeCursor('list', args.cursor);
       if (after !== undefined && typeof after !== 'string') throw new LTMError('validation_error', 'list cursor is malformed');
+      await this.table.flush();
       const params = new SqlParams();
       const conditions = [liveCondition('e', params.add(Date.now()))];
       if (args.prefix !== undefined) conditions.push(`starts_with(e.key, ${params.add(args.prefix)})`);
       if (after !== undefined) conditions.push(`e.key > ${params.add(after)}`);
-      const rows = await this.engine.query<{ key: string; metadata: string | null; updated_at: number }>(
-        `SELECT key, metadata, epoch_ms(updated_at) AS updated_at FROM ${this.rel('entries')} AS e
+      const rows = await this.table.engine.query<{ key: string; metadata: string | null; updated_at: number }>(
+        `SELECT key, metadata, epoch_ms(updated_at) AS updated_at FROM ${this.table.format.relation('entries')} AS e
          WHERE ${conditions.join(' AND ')} ORDER BY e.key LIMIT ${params.add(args.limit + 1)}`,
         params.values,
       );
@@ -245,38 +250,32 @@ export class DuckDBLTMBackend implements LTMBackend {
   }
 
   async flush(): Promise<FlushResult> {
-    return this.guard(async () => ({ success: true, flushed: await this.pipeline.flush() }));
+    return this.guard(async () => ({ success: true, flushed: await this.table.flush() }));
   }
 
   async cleanupExpired(): Promise<CleanupResult> {
     return this.guard(async () => {
       this.assertWritable();
-      await this.pipeline.flush();
-      return { success: true, removed: await this.format.removeExpired(Date.now()) };
+      return { success: true, removed: await this.table.removeExpired(Date.now()) };
     });
   }
 
   async stats(): Promise<StatsResult> {
     return this.guard(async () => {
-      const now = Date.now();
-      const [counts] = await this.engine.query<{ live: number; expired: number }>(
-        `SELECT count(*) FILTER (WHERE ${liveCondition('e', '$1')}) AS live,
-                count(*) FILTER (WHERE NOT ${liveCondition('e', '$1')}) AS expired
-         FROM ${this.rel('entries')} AS e`,
-        [now],
-      );
-      const { pool } = this.engine.stats();
+      const counts = this.table.liveCount(Date.now());
+      const { pool } = this.table.engine.stats();
       return {
         success: true,
         backend: this.name,
-        entries: Number(counts?.live ?? 0),
+        entries: counts.live,
         capabilities: this.capabilities,
         details: {
-          format: this.format.name,
+          format: this.table.format.name,
           uri: redactUri(this.options.uri),
           tableName: this.options.tableName,
-          expiredPending: Number(counts?.expired ?? 0),
-          writes: { ...this.pipeline.stats() },
+          expiredPending: counts.expired,
+          durability: this.options.durability,
+          ...this.table.stats(),
           pool: { size: pool.size, open: pool.open, inUse: pool.inUse, waiting: pool.waiting },
         },
       };
@@ -286,9 +285,10 @@ export class DuckDBLTMBackend implements LTMBackend {
   async close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
-      await this.pipeline.flush().catch(() => undefined);
-      await this.format.close();
-      if (this.ownsEngine) await this.engine.close();
+      this.table.refs -= 1;
+      if (this.table.refs > 0) return;
+      if (this.tableKey !== null) openTables.delete(this.tableKey);
+      await this.table.close();
     })();
     return this.closing;
   }
@@ -323,32 +323,15 @@ export class DuckDBLTMBackend implements LTMBackend {
     const expiresAt = resolveExpiry({ ttlSeconds: item.ttlSeconds, expiresAt: item.expiresAt }, Date.now());
     return { kind: 'put', key, value, metadata, expiresAt };
   }
-
-  private async readLiveCreatedAt(keys: string[], now: number): Promise<Map<string, number>> {
-    const rows = await this.engine.query<{ key: string; created_at: number }>(
-      `SELECT key, epoch_ms(created_at) AS created_at FROM ${this.rel('entries')} AS e
-       WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[]))) AND ${liveCondition('e', '$2')}`,
-      [keys, now],
-    );
-    return new Map(rows.map((row) => [row.key, Number(row.created_at)]));
-  }
-
-  private rel(name: 'entries' | 'terms' | 'docs'): string {
-    return this.format.relation(name);
-  }
 }
 
-function isLive(row: { expires_at: number | null }, now: number): boolean {
-  return row.expires_at === null || Number(row.expires_at) > now;
-}
-
-function entryFields(row: EntryColumns): { value: JsonValue; metadata: JsonObject; createdAt: string; updatedAt: string; expiresAt?: string } {
+function entryFields(row: EntryRow): { value: JsonValue; metadata: JsonObject; createdAt: string; updatedAt: string; expiresAt?: string } {
   return {
     value: JSON.parse(row.value) as JsonValue,
     metadata: parseMetadata(row.metadata),
-    createdAt: toIso(Number(row.created_at)),
-    updatedAt: toIso(Number(row.updated_at)),
-    ...(row.expires_at === null ? {} : { expiresAt: toIso(Number(row.expires_at)) }),
+    createdAt: toIso(row.createdAt),
+    updatedAt: toIso(row.updatedAt),
+    ...(row.expiresAt === null ? {} : { expiresAt: toIso(row.expiresAt) }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { LTMError, DEFAULT_MAX_VALUE_BYTES } from '@ltm/core';
 import type { StorageFormat } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import type { Durability } from './store/journal.js';
 
 export type FormatName = 'auto' | 'native' | 'parquet';
 
@@ -26,6 +27,14 @@ export interface DuckDBLTMBackendOptions {
   acquireTimeoutMs?: number;
   /** Open for reading only. */
   readOnly?: boolean;
+  /**
+   * When a write is acknowledged: `os` (default) once the journal append reached the operating system,
+   * which survives a crash of the process (like SQLite's WAL with synchronous=NORMAL); `fsync` once it
+   * is synced to disk, which also survives a power cut, at the cost of a sync per write.
+   */
+  durability?: Durability;
+  /** Bytes of entries kept in the in-process read cache (default 64 MiB). */
+  cacheMaxBytes?: number;
   // Cloud settings, accepted from `settings.ltm` now and used by the cloud support (see the README).
   s3Region?: string;
   s3Endpoint?: string;
@@ -53,6 +62,8 @@ export const DUCKDB_OPTION_KEYS = [
   'poolSize',
   'acquireTimeoutMs',
   'readOnly',
+  'durability',
+  'cacheMaxBytes',
   's3Region',
   's3Endpoint',
   's3AccessKeyId',
@@ -75,6 +86,8 @@ export interface ResolvedOptions {
   format: FormatName | StorageFormat<DuckDBQueryEngine>;
   maxValueBytes: number;
   readOnly: boolean;
+  durability: Durability;
+  cacheMaxBytes: number;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -112,7 +125,24 @@ export function resolveOptions(options: DuckDBLTMBackendOptions = {}): ResolvedO
       throw new LTMError('validation_error', `${flag} must be true or false`);
     }
   }
-  return { uri, tableName, enableFts: options.enableFts ?? true, format, maxValueBytes, readOnly: options.readOnly ?? false };
+  const durability = options.durability ?? 'os';
+  if (durability !== 'os' && durability !== 'fsync') {
+    throw new LTMError('validation_error', `durability must be os or fsync, got ${JSON.stringify(durability)}`);
+  }
+  const cacheMaxBytes = options.cacheMaxBytes ?? 64 * 1024 * 1024;
+  if (!Number.isInteger(cacheMaxBytes) || cacheMaxBytes < 0) {
+    throw new LTMError('validation_error', `cacheMaxBytes must be a non-negative integer, got ${String(cacheMaxBytes)}`);
+  }
+  return {
+    uri,
+    tableName,
+    enableFts: options.enableFts ?? true,
+    format,
+    maxValueBytes,
+    readOnly: options.readOnly ?? false,
+    durability,
+    cacheMaxBytes,
+  };
 }
 
 /** DESIGN.md "format selection": native for `:memory:` and `.duckdb`/`.db` files, parquet otherwise. */

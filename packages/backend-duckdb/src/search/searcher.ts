@@ -1,15 +1,14 @@
 /**
  * Search over the format's relations: with a query, the incremental BM25 index (fts parity, see
  * bm25-sql.ts); without one, live entries newest first. Filters are compiled to bound SQL and apply
- * before the limit. The index rows a put needs are made here too, so everything about search lives
- * in this folder.
+ * before the limit. The index rows a put needs are made here too (`indexRowsOf`), so everything about
+ * search lives in this folder.
  */
 import { LTMError, analyzeDocument, analyzeQuery } from '@ltm/core';
-import type { EntryRow, FilterCondition, JsonObject, JsonValue, RelationName, TermRow } from '@ltm/core';
+import type { DocRow, EntryRow, FilterCondition, JsonObject, JsonValue, RelationName, TermRow } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { SqlParams, filterSql } from '../filter-sql.js';
 import { liveCondition } from '../sql.js';
-import type { IndexRows } from '../write-pipeline.js';
 import { bm25SearchSql } from './bm25-sql.js';
 
 export interface SearchRequest {
@@ -18,6 +17,12 @@ export interface SearchRequest {
   limit: number;
   offset: number;
   now: number;
+}
+
+/** Search index rows for one entry, written in the same commit as the entry. */
+export interface IndexRows {
+  terms: TermRow[];
+  doc: DocRow;
 }
 
 export interface SearchRow {
@@ -66,14 +71,16 @@ export class Searcher {
     }
     return this.engine.query<SearchRow>(sql, params.values);
   }
+}
 
-  /** The index rows of a put, or `null` when full-text search is off. */
-  indexRows(row: EntryRow): IndexRows | null {
-    if (!this.fullText) return null;
-    const analyzed = analyzeDocument(JSON.parse(row.value) as JsonValue, JSON.parse(row.metadata) as JsonObject);
-    const terms: TermRow[] = [];
-    for (const [term, tf] of analyzed.terms) terms.push({ key: row.key, field: 0, term, tf });
-    for (const [term, tf] of analyzed.extraTerms) terms.push({ key: row.key, field: 1, term, tf });
-    return { terms, doc: { key: row.key, length: analyzed.length, extraLength: analyzed.extraLength } };
-  }
+/**
+ * The index rows of a put. The index is kept whether or not this backend searches with a query
+ * (`enableFts`), so that any later opener of the table finds it complete.
+ */
+export function indexRowsOf(row: EntryRow): IndexRows {
+  const analyzed = analyzeDocument(JSON.parse(row.value) as JsonValue, JSON.parse(row.metadata) as JsonObject);
+  const terms: TermRow[] = [];
+  for (const [term, tf] of analyzed.terms) terms.push({ key: row.key, field: 0, term, tf });
+  for (const [term, tf] of analyzed.extraTerms) terms.push({ key: row.key, field: 1, term, tf });
+  return { terms, doc: { key: row.key, length: analyzed.length, extraLength: analyzed.extraLength } };
 }

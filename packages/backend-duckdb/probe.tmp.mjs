@@ -1,0 +1,13 @@
+import { DuckDBLTMBackend } from './dist/index.js';
+import { mkdtempSync } from 'node:fs'; import { tmpdir } from 'node:os'; import { join } from 'node:path';
+const uri = join(mkdtempSync(join(tmpdir(), 'p-')), 'x.duckdb');
+const b = await DuckDBLTMBackend.open({ uri });
+const text = 'The user prefers dark mode and asked about flights to Lisbon in May, budget 1200 euros. ';
+for (let i = 0; i < 50; i++) await b.store('w' + i, text);
+let t = performance.now();
+for (let i = 0; i < 200; i++) await b.store('k' + i, { text, i }, { type: 'fact' });
+console.log('store ms/op', ((performance.now() - t) / 200).toFixed(3));
+t = performance.now();
+for (let i = 0; i < 200; i++) await b.retrieve('k' + (i % 200));
+console.log('retrieve ms/op', ((performance.now() - t) / 200).toFixed(3));
+await b.close();

@@ -1,0 +1,412 @@
+/**
+ * Everything one process holds for one table: the journal, the memtable of acknowledged writes not yet
+ * in DuckDB, the key directory, the read cache, and the applier that moves the memtable into the format in
+ * large batches. Backends opened on the same database and table in one process share one TableStore, so
+ * every write of the table in this process passes through here and the cache and directory stay exact.
+ *
+ * A write is acknowledged once it is in the journal (see journal.ts) and the memtable; the applier
+ * commits the memtable to the format within `applyDelayMs`, or at once past `applyBatch` operations, and
+ * before every query that reads the format's relations (list, search, stats of the table).
+ */
+import { LTMError, toFailure } from '@ltm/core';
+import type { CommitBatch, DocRow, EntryRow, StorageFormat, TermRow } from '@ltm/core';
+import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import { indexRowsOf } from '../search/searcher.js';
+import type { Durability, JournalRecord } from './journal.js';
+import { Journal } from './journal.js';
+import { ReadCache } from './read-cache.js';
+
+export type WriteOp =
+  | { kind: 'put'; key: string; value: string; metadata: string; expiresAt: number | null }
+  | { kind: 'delete'; key: string };
+
+/** `existed`: whether the key held a live entry just before this operation. */
+export interface OpOutcome {
+  existed: boolean;
+}
+
+export interface TableStoreOptions {
+  engine: DuckDBQueryEngine;
+  ownsEngine: boolean;
+  /** Already opened. */
+  format: StorageFormat<DuckDBQueryEngine>;
+  /** Local database file for the journal; `null` keeps no journal (`:memory:`, read-only, cloud). */
+  journalPath: string | null;
+  tableName: string;
+  writable: boolean;
+  durability: Durability;
+  cacheBytes: number;
+  applyDelayMs: number;
+  applyBatch: number;
+}
+
+interface Pending {
+  /** The entry after the write, or `null` for a delete. */
+  row: EntryRow | null;
+  /** Sequence number of the write call that made it. */
+  seq: number;
+}
+
+interface KeyInfo {
+  createdAt: number;
+  expiresAt: number | null;
+}
+
+const ENTRY_COLUMNS =
+  'key, value, metadata, epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at, epoch_ms(expires_at) AS expires_at';
+
+interface EntryColumns {
+  key: string;
+  value: string;
+  metadata: string | null;
+  created_at: number;
+  updated_at: number;
+  expires_at: number | null;
+}
+
+/** Past this many operations waiting on a failing applier, writes are refused rather than piling up. */
+const MAX_BACKLOG = 200_000;
+
+export class TableStore {
+  refs = 1;
+  private readonly memtable = new Map<string, Pending>();
+  /** Every key the table holds (live or expired-not-yet-removed), with what writes need to know. */
+  private readonly directory = new Map<string, KeyInfo>();
+  private readonly cache: ReadCache;
+  private readonly journal: Journal | null;
+  private seq = 0;
+  private lastNow = 0;
+  private applying: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private applyError: LTMError | null = null;
+  private failures = 0;
+  private applies = 0;
+  private appliedOps = 0;
+  private closed = false;
+
+  private constructor(private readonly options: TableStoreOptions) {
+    this.cache = new ReadCache(options.cacheBytes);
+    this.journal = options.journalPath === null ? null : Journal.at(options.journalPath, options.tableName, options.durability);
+  }
+
+  static async open(options: TableStoreOptions): Promise<TableStore> {
+    const store = new TableStore(options);
+    await store.loadDirectory();
+    if (store.journal) {
+      // Writes acknowledged by a process that stopped before they reached DuckDB.
+      for (const record of store.journal.replay()) store.remember(record);
+      if (options.writable) {
+        store.journal.open();
+        if (store.memtable.size > 0) await store.apply();
+      }
+    }
+    if (options.writable) await store.indexUnindexed();
+    return store;
+  }
+
+  get format(): StorageFormat<DuckDBQueryEngine> {
+    return this.options.format;
+  }
+
+  get engine(): DuckDBQueryEngine {
+    return this.options.engine;
+  }
+
+  // ---- writes ---------------------------------------------------------------------------------
+
+  /** Applies the operations of one call atomically and returns their outcomes in order. */
+  write(ops: readonly WriteOp[]): OpOutcome[] {
+    if (this.closed) throw new LTMError('backend_closed', 'this store is closed');
+    if (this.applyError && this.memtable.size >= MAX_BACKLOG) {
+      throw new LTMError(this.applyError.errorType, `writes are paused: ${this.memtable.size} acknowledged writes wait for DuckDB, which fails with: ${this.applyError.message}`);
+    }
+    const now = Math.max(Date.now(), this.lastNow + 1);
+    const live = (key: string): KeyInfo | undefined => {
+      const info = this.directory.get(key);
+      return info && (info.expiresAt === null || info.expiresAt > now) ? info : undefined;
+    };
+    // Later operations of the call see the earlier ones.
+    const overlay = new Map<string, KeyInfo | null>();
+    const finals = new Map<string, EntryRow | null>();
+    const outcomes = ops.map((op): OpOutcome => {
+      const before = overlay.has(op.key) ? overlay.get(op.key) ?? undefined : live(op.key);
+      if (op.kind === 'delete') {
+        overlay.set(op.key, null);
+        finals.set(op.key, null);
+      } else {
+        const row: EntryRow = {
+          key: op.key,
+          value: op.value,
+          metadata: op.metadata,
+          createdAt: before?.createdAt ?? now,
+          updatedAt: now,
+          expiresAt: op.expiresAt,
+        };
+        const stillLive = op.expiresAt === null || op.expiresAt > now;
+        overlay.set(op.key, stillLive ? { createdAt: row.createdAt, expiresAt: row.expiresAt } : null);
+        finals.set(op.key, row);
+      }
+      return { existed: before !== undefined };
+    });
+
+    const record: JournalRecord = { puts: [], deletes: [] };
+    for (const [key, row] of finals) {
+      if (row) record.puts.push(row);
+      else record.deletes.push(key);
+    }
+    this.journal?.append(record); // throws before anything changes in memory
+    this.lastNow = now;
+    this.remember(record);
+    this.scheduleApply();
+    return outcomes;
+  }
+
+  /** Records a journaled write in memory: memtable, directory and cache. */
+  private remember(record: JournalRecord): void {
+    const seq = ++this.seq;
+    for (const row of record.puts) {
+      this.memtable.set(row.key, { row, seq });
+      this.directory.set(row.key, { createdAt: row.createdAt, expiresAt: row.expiresAt });
+      this.cache.delete(row.key);
+    }
+    for (const key of record.deletes) {
+      this.memtable.set(key, { row: null, seq });
+      this.directory.delete(key);
+      this.cache.delete(key);
+    }
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  /** The live entry under `key`, or `null`. */
+  async read(key: string, now: number): Promise<EntryRow | null> {
+    const [row] = await this.readMany([key], now);
+    return row ?? null;
+  }
+
+  /** Live entries of `keys` (unique), in order, `null` where there is none. */
+  async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
+    const found = new Map<string, EntryRow | null>();
+    const misses: string[] = [];
+    for (const key of keys) {
+      const pending = this.memtable.get(key);
+      if (pending) found.set(key, pending.row);
+      else if (!this.directory.has(key)) found.set(key, null); // the directory knows every key
+      else {
+        const cached = this.cache.get(key);
+        if (cached) found.set(key, cached);
+        else misses.push(key);
+      }
+    }
+    if (misses.length > 0) {
+      const seqAtStart = this.seq;
+      const rows = await this.options.engine.query<EntryColumns>(
+        misses.length === 1
+          ? `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} WHERE key = $1`
+          : `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} WHERE key IN (SELECT unnest($1))`,
+        [misses.length === 1 ? (misses[0] as string) : misses],
+      );
+      const byKey = new Map(rows.map((r) => [r.key, toEntryRow(r)]));
+      // A write that landed while we read makes what we read possibly stale: neither cache nor return it.
+      const raced = this.seq !== seqAtStart;
+      for (const key of misses) {
+        const pending = raced ? this.memtable.get(key) : undefined;
+        if (pending) {
+          found.set(key, pending.row);
+          continue;
+        }
+        const row = byKey.get(key) ?? null;
+        if (row && !raced) this.cache.set(row);
+        found.set(key, row);
+      }
+    }
+    return keys.map((key) => {
+      const row = found.get(key) ?? null;
+      return row && (row.expiresAt === null || row.expiresAt > now) ? row : null;
+    });
+  }
+
+  /** Live entries right now, from the directory (no query). */
+  liveCount(now: number): { live: number; expired: number } {
+    let live = 0;
+    for (const info of this.directory.values()) if (info.expiresAt === null || info.expiresAt > now) live += 1;
+    return { live, expired: this.directory.size - live };
+  }
+
+  // ---- applying the memtable to the format ------------------------------------------------------
+
+  /** Commits every acknowledged write to the format; rejects with the format's error if it cannot. */
+  async flush(): Promise<number> {
+    if (!this.options.writable) return 0;
+    let flushed = 0;
+    while (this.memtable.size > 0 || this.applying) {
+      if (this.applying) {
+        await this.applying;
+        continue;
+      }
+      flushed += this.memtable.size;
+      await this.apply();
+      if (this.applyError) throw this.applyError;
+    }
+    return flushed;
+  }
+
+  private scheduleApply(): void {
+    if (!this.options.writable) return;
+    if (this.memtable.size >= this.options.applyBatch) {
+      void this.apply();
+      return;
+    }
+    // After failures, back off (up to 5 s) instead of hammering a store that cannot take writes.
+    const delay = this.failures === 0 ? this.options.applyDelayMs : Math.min(5000, 50 * 2 ** this.failures);
+    this.timer ??= setTimeout(() => {
+      this.timer = null;
+      void this.apply();
+    }, delay);
+    this.timer.unref();
+  }
+
+  /** One apply at a time; resolves when the memtable as of its start is committed (or failed). */
+  private apply(): Promise<void> {
+    if (this.applying) return this.applying;
+    if (this.memtable.size === 0 || !this.options.writable) return Promise.resolve();
+    this.applying = this.applyOnce().finally(() => {
+      this.applying = null;
+      // Writes that arrived meanwhile, or a failure to retry.
+      if (this.memtable.size > 0 && !this.closed) this.scheduleApply();
+    });
+    return this.applying;
+  }
+
+  private async applyOnce(): Promise<void> {
+    // Everything appended so far is sealed: after the commit, those journal files can go.
+    this.journal?.seal();
+    const taken = [...this.memtable];
+    const batch: CommitBatch = { puts: [], deletes: [] };
+    const terms: TermRow[] = [];
+    const docs: DocRow[] = [];
+    for (const [key, pending] of taken) {
+      if (pending.row === null) {
+        batch.deletes.push(key);
+        continue;
+      }
+      batch.puts.push(pending.row);
+      const index = indexRowsOf(pending.row);
+      terms.push(...index.terms);
+      docs.push(index.doc);
+    }
+    batch.terms = terms;
+    batch.docs = docs;
+    try {
+      await this.format.commit(batch);
+    } catch (error) {
+      const failure = toFailure(error);
+      this.applyError = error instanceof LTMError ? error : new LTMError(failure.errorType, failure.error, { cause: error });
+      this.failures += 1;
+      return;
+    }
+    this.applyError = null;
+    this.failures = 0;
+    this.applies += 1;
+    this.appliedOps += taken.length;
+    this.journal?.discardSealed();
+    for (const [key, pending] of taken) {
+      // A newer write of the key stays in the memtable; the committed row becomes the cached one.
+      if (this.memtable.get(key)?.seq !== pending.seq) continue;
+      this.memtable.delete(key);
+      if (pending.row) this.cache.set(pending.row);
+    }
+  }
+
+  // ---- maintenance ----------------------------------------------------------------------------
+
+  /** Physically removes expired entries; returns how many. */
+  async removeExpired(now: number): Promise<number> {
+    await this.flush();
+    const removed = await this.format.removeExpired(now);
+    for (const [key, info] of this.directory) {
+      if (info.expiresAt !== null && info.expiresAt <= now) {
+        this.directory.delete(key);
+        this.cache.delete(key);
+      }
+    }
+    return removed;
+  }
+
+  stats(): Record<string, number | string | null> {
+    return {
+      pendingWrites: this.memtable.size,
+      applies: this.applies,
+      appliedWrites: this.appliedOps,
+      applyError: this.applyError ? `${this.applyError.errorType}: ${this.applyError.message}` : null,
+      cacheEntries: this.cache.stats().entries,
+      cacheBytes: this.cache.stats().bytes,
+      cacheHits: this.cache.hits,
+      cacheMisses: this.cache.misses,
+    };
+  }
+
+  /** Commits what is pending and closes the format (and the engine when this store owns it). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    let committed = true;
+    try {
+      await this.flush();
+    } catch {
+      committed = false; // the journal keeps those writes; the next open replays them
+    }
+    this.journal?.close(committed && this.memtable.size === 0);
+    try {
+      await this.format.close();
+    } finally {
+      if (this.options.ownsEngine) await this.options.engine.close();
+    }
+  }
+
+  // ---- opening --------------------------------------------------------------------------------
+
+  private async loadDirectory(): Promise<void> {
+    const rows = await this.options.engine.query<{ key: string; created_at: number; expires_at: number | null }>(
+      `SELECT key, epoch_ms(created_at) AS created_at, epoch_ms(expires_at) AS expires_at FROM ${this.format.relation('entries')}`,
+    );
+    for (const row of rows) this.directory.set(row.key, { createdAt: Number(row.created_at), expiresAt: row.expires_at === null ? null : Number(row.expires_at) });
+  }
+
+  /**
+   * Entries without index rows (a table adopted from the SQLite backend, or written by a tool) are
+   * indexed at open, unchanged otherwise, so search finds everything.
+   */
+  private async indexUnindexed(): Promise<void> {
+    const docs = this.format.relation('docs');
+    for (;;) {
+      const rows = await this.options.engine.query<EntryColumns>(
+        `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} AS e
+         WHERE NOT EXISTS (SELECT 1 FROM ${docs} AS d WHERE d.key = e.key) LIMIT 5000`,
+      );
+      if (rows.length === 0) return;
+      const batch: CommitBatch = { puts: [], deletes: [], terms: [], docs: [] };
+      for (const row of rows) {
+        const entry = toEntryRow(row);
+        const index = indexRowsOf(entry);
+        batch.puts.push(entry);
+        batch.terms?.push(...index.terms);
+        batch.docs?.push(index.doc);
+      }
+      await this.format.commit(batch);
+    }
+  }
+}
+
+function toEntryRow(row: EntryColumns): EntryRow {
+  return {
+    key: row.key,
+    value: row.value,
+    metadata: row.metadata ?? '{}',
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
+  };
+}
+

@@ -165,7 +165,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       const args = normalizeSearchArgs(query, metadataFilter, limit);
       const offset = args.cursor === undefined ? 0 : decodeOffset(decodeCursor('search', args.cursor));
-      await this.table.flush(); // search reads the format's relations: bring them up to date first
+      await this.table.catchUp(); // search reads the format's relations: bring them up to date first
       const rows = await this.searcher.search({
         query: args.query,
         conditions: args.filter ? parseFilter(args.filter) : [],
@@ -228,7 +228,7 @@ export class DuckDBLTMBackend implements LTMBackend {
       const args = normalizeListArgs(options);
       const after = args.cursor === undefined ? undefined : decodeCursor('list', args.cursor);
       if (after !== undefined && typeof after !== 'string') throw new LTMError('validation_error', 'list cursor is malformed');
-      await this.table.flush();
+      await this.table.catchUp();
       const params = new SqlParams();
       const conditions = [liveCondition('e', params.add(Date.now()))];
       if (args.prefix !== undefined) conditions.push(`starts_with(e.key, ${params.add(args.prefix)})`);
@@ -250,7 +250,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   }
 
   async flush(): Promise<FlushResult> {
-    return this.guard(async () => ({ success: true, flushed: await this.table.flush() }));
+    return this.guard(async () => ({ success: true, flushed: await this.table.sync() }));
   }
 
   async cleanupExpired(): Promise<CleanupResult> {

@@ -108,16 +108,20 @@ function flakyFormat(state: { failing: boolean }): StorageFormat<DuckDBQueryEngi
 }
 
 describe('when DuckDB cannot take the writes', () => {
-  it('keeps acknowledged writes readable, reports the failure on flush, and commits them once it can', async () => {
+  it('keeps acknowledged writes durable and readable, reports the failure, and commits them once it can', async () => {
     const uri = fileUri();
     const state = { failing: true };
     const backend = await DuckDBLTMBackend.open({ uri, format: flakyFormat(state) });
     for (let i = 0; i < 20; i++) ok(await backend.store(`k${i}`, { i }));
     expect(ok(await backend.retrieve('k7')).value).toEqual({ i: 7 });
-    expect(await backend.flush()).toMatchObject({ success: false, errorType: 'connection_error' });
-    expect(ok(await backend.stats()).details.pendingWrites).toBe(20);
-    state.failing = false;
+    // flush() makes them durable (the journal is synced) even though DuckDB refuses them...
     expect(ok(await backend.flush()).flushed).toBe(20);
+    // ...and what must read DuckDB's tables says why it cannot.
+    expect(await backend.list()).toMatchObject({ success: false, errorType: 'connection_error' });
+    expect(ok(await backend.stats()).details).toMatchObject({ pendingWrites: 20, applyError: expect.stringContaining('No space left') });
+    state.failing = false;
+    expect(ok(await backend.list({ limit: 100 })).items).toHaveLength(20);
+    expect(ok(await backend.stats()).details).toMatchObject({ pendingWrites: 0, applyError: null });
     await backend.close();
     const reopened = await DuckDBLTMBackend.open({ uri });
     cleanups.push(() => reopened.close());

@@ -27,6 +27,7 @@ export class Journal {
   private fd: number | null = null;
   private current = 0;
   private sealed: number[] = [];
+  private unsynced = 0;
 
   private constructor(
     private readonly directory: string,
@@ -82,14 +83,28 @@ export class Journal {
     try {
       writeSync(this.fd, line);
       if (this.durability === 'fsync') fsyncSync(this.fd);
+      else this.unsynced += 1;
     } catch (error) {
       throw new LTMError('query_error', `could not append to the journal ${this.path(this.current)}: ${(error as Error).message}`, { cause: error });
     }
   }
 
+  /** Syncs the file being appended to, so every acknowledged write survives a power cut too. */
+  sync(): void {
+    if (this.fd !== null && this.unsynced > 0) fsyncSync(this.fd);
+    this.unsynced = 0;
+  }
+
+  /** Appends not yet synced to disk (always 0 with `durability: 'fsync'`). */
+  get unsyncedAppends(): number {
+    return this.unsynced;
+  }
+
   /** Starts a new file; what was appended so far is sealed until `discardSealed()`. */
   seal(): void {
     if (this.fd === null) return;
+    // Synced before it is closed, so `sync()` need only ever sync the current file.
+    this.sync();
     closeSync(this.fd);
     this.sealed.push(this.current);
     this.current += 1;

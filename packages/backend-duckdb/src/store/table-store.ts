@@ -6,7 +6,9 @@
  *
  * A write is acknowledged once it is in the journal (see journal.ts) and the memtable; the applier
  * commits the memtable to the format within `applyDelayMs`, or at once past `applyBatch` operations, and
- * before every query that reads the format's relations (list, search, stats of the table).
+ * before every query that reads the format's relations (list, search). The journal is to DuckDB what
+ * SQLite's WAL is to its database file: `sync()` (the protocol's `flush()`) makes acknowledged writes
+ * survive a power cut; `catchUp()` is the checkpoint that moves them into DuckDB.
  */
 import { LTMError, toFailure } from '@ltm/core';
 import type { CommitBatch, DocRow, EntryRow, StorageFormat, TermRow } from '@ltm/core';
@@ -235,8 +237,22 @@ export class TableStore {
 
   // ---- applying the memtable to the format ------------------------------------------------------
 
+  /**
+   * Makes every acknowledged write durable against a power cut too (the journal is synced; without a
+   * journal, the memtable is committed to the format). Returns how many writes that concerned.
+   */
+  async sync(): Promise<number> {
+    if (!this.options.writable) return 0;
+    if (this.journal) {
+      const unsynced = this.journal.unsyncedAppends;
+      this.journal.sync();
+      return unsynced;
+    }
+    return this.catchUp();
+  }
+
   /** Commits every acknowledged write to the format; rejects with the format's error if it cannot. */
-  async flush(): Promise<number> {
+  async catchUp(): Promise<number> {
     if (!this.options.writable) return 0;
     let flushed = 0;
     while (this.memtable.size > 0 || this.applying) {
@@ -322,7 +338,7 @@ export class TableStore {
 
   /** Physically removes expired entries; returns how many. */
   async removeExpired(now: number): Promise<number> {
-    await this.flush();
+    await this.catchUp();
     const removed = await this.format.removeExpired(now);
     for (const [key, info] of this.directory) {
       if (info.expiresAt !== null && info.expiresAt <= now) {
@@ -353,7 +369,7 @@ export class TableStore {
     if (this.timer) clearTimeout(this.timer);
     let committed = true;
     try {
-      await this.flush();
+      await this.catchUp();
     } catch {
       committed = false; // the journal keeps those writes; the next open replays them
     }

@@ -10,8 +10,9 @@ import { tempDir } from './helpers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const readme = readFileSync(join(here, '..', '..', '..', 'README.md'), 'utf8');
-const blocks = (lang: string): string[] =>
-  [...readme.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] as string);
+const packageReadme = readFileSync(join(here, '..', 'README.md'), 'utf8');
+const blocks = (lang: string, text = readme): string[] =>
+  [...text.matchAll(new RegExp('```' + lang + '\\n([\\s\\S]*?)```', 'g'))].map((m) => m[1] as string);
 
 // Scripts live inside this package so `@ltm/backend-duckdb` and `@ltm/core` resolve as for a user.
 const scriptDir = join(here, '..', '.readme-examples');
@@ -45,6 +46,11 @@ describe('README examples', () => {
     const out = run(library as string, 'library');
     expect(out).toContain("theme: 'dark'");
     expect(out).toMatch(/fact:paris \d+\.\d{3}/);
+  });
+
+  it("runs the package README's example", () => {
+    const [example] = blocks('ts', packageReadme);
+    expect(run(example as string, 'package').trim()).toBe("[ 'user:42:preferences' ]");
   });
 
   it('runs the YAML settings example', () => {

@@ -5,6 +5,7 @@
  * - `_ltm_format.json`: the format and its version, created once;
  * - `_log/<seq, 20 digits>.json`: log records 1, 2, 3, ..., each created with put-if-absent, so exactly one
  *   writer wins each number and the numbers are the commit order;
+ * - `_log/horizon.json`: how far vacuum has deleted records (a hint for readers that fell behind);
  * - `_checkpoints/<seq>.json`: the snapshot after record `seq` (written after compactions and every
  *   `CHECKPOINT_INTERVAL` records), so a new reader need not replay the whole log;
  * - `data/<uuid>.entries.parquet`, `data/<uuid>.terms.parquet`: immutable segments.
@@ -20,6 +21,11 @@ export const LOG_PREFIX = '_log/';
 export const CHECKPOINT_PREFIX = '_checkpoints/';
 export const DATA_PREFIX = 'data/';
 export const CHECKPOINT_INTERVAL = 64;
+/**
+ * `{ horizon }`: vacuum deleted the log records up to `horizon`. Written before it deletes them, so a
+ * reader that finds no next record but sits before the horizon knows to reload from a checkpoint.
+ */
+export const HORIZON_KEY = `${LOG_PREFIX}horizon.json`;
 
 const SEQ_DIGITS = 20;
 const SEQ_NAME = /^(\d{20})\.json$/;
@@ -188,6 +194,16 @@ export function decodeCheckpoint(bytes: Uint8Array, seq: number, location: strin
     throw new LTMError('query_error', `${what} in ${location} has an unknown shape`);
   }
   return checkpoint as unknown as Checkpoint;
+}
+
+export function decodeHorizon(bytes: Uint8Array | undefined): number {
+  if (bytes === undefined) return 0;
+  try {
+    const horizon = (JSON.parse(Buffer.from(bytes).toString('utf8')) as { horizon?: unknown }).horizon;
+    return typeof horizon === 'number' && Number.isSafeInteger(horizon) ? horizon : 0;
+  } catch {
+    return 0;
+  }
 }
 
 export function decodeFormatFile(bytes: Uint8Array, location: string): FormatFile {

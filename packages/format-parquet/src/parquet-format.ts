@@ -11,7 +11,7 @@ import {
   type RelationName,
   type StorageFormat,
 } from '@ltm/core';
-import { quoteIdentifier, type DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import { quoteIdentifier, type DuckDBQueryEngine, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
 import { DEFAULT_COMPACTION_POLICY, planAutomatic, planExpiry, planFull } from './compaction.js';
 import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerm, LogRecord } from './log.js';
@@ -21,11 +21,13 @@ import {
   DATA_PREFIX,
   FORMAT_FILE,
   FORMAT_ID,
+  HORIZON_KEY,
   LOG_PREFIX,
   PARQUET_FORMAT_VERSION,
   checkpointKey,
   decodeCheckpoint,
   decodeFormatFile,
+  decodeHorizon,
   decodeRecord,
   encode,
   recordKey,
@@ -45,12 +47,16 @@ import {
   invalidJsonCountSql,
   latestRowsSql,
   latestTermsSql,
+  pointKeysAtMergeSql,
+  pointKeysAtSegmentSql,
+  pointKeysAtTailSql,
+  rebuildKeysSql,
   sqlSources,
   sqlString,
-  tailTablesSql,
+  tablesSql,
   termsViewSql,
 } from './sql.js';
-import { LogState, emptyChange, type Change } from './state.js';
+import { LogState, emptyChange, type Change, type Step } from './state.js';
 
 export interface ParquetFormatOptions {
   /** Where the files live; default: the local directory `<uri>/<tableName>`. */
@@ -105,6 +111,8 @@ export interface ParquetFormatStats {
   location: string;
   /** The last log record this instance has applied. */
   seq: number;
+  /** The log number of this instance's last commit (its place in the commit order), 0 before one. */
+  lastCommitSeq: number;
   segments: number;
   inlineCommits: number;
   commits: number;
@@ -132,6 +140,8 @@ const MAX_COMMIT_ATTEMPTS = 1000;
 const MAX_COMPACTION_ATTEMPTS = 5;
 const MAX_LOAD_ATTEMPTS = 5;
 const READ_CONCURRENCY = 16;
+/** Automatic refreshes look for a vacuum horizon beyond their snapshot every this many ticks. */
+const HORIZON_CHECK_TICKS = 10;
 const CLOUD_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
 const RELATIONS: readonly RelationName[] = ['entries', 'terms', 'docs'];
 
@@ -170,10 +180,16 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private damaged = false;
   private timer: NodeJS.Timeout | undefined;
   private refreshing = false;
+  /** Settles when the previous `commit()` call has published (or failed). */
+  private commitTurn: Promise<void> = Promise.resolve();
+  private refreshTicks = 0;
   private compacting: Promise<unknown> | null = null;
   private vacuuming: Promise<VacuumResult> | null = null;
   private lastVacuumAt = -Infinity;
   private history = new Map<number, SegmentHistory>();
+  /** Segment id → its number in the key index (0 is the tail). */
+  private numbers = new Map<string, number>();
+  private nextNumber = 1;
   /** Records from this one on are in `history` (those before were read from a checkpoint). */
   private historyFrom = Infinity;
   private readonly policy: CompactionPolicy;
@@ -188,6 +204,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   };
   private lastBackgroundError: string | null = null;
   private lastVacuum: VacuumResult | null = null;
+  private lastCommitSeq = 0;
 
   constructor(private readonly options: ParquetFormatOptions = {}) {
     for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs'] as const) {
@@ -231,7 +248,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     this.writable = !readOnly;
     try {
       await engine.transaction(async (connection) => {
-        for (const sql of tailTablesSql(names)) await connection.run(sql);
+        for (const sql of tablesSql(names)) await connection.run(sql);
       });
       await this.exclusive(() => this.reload());
     } catch (error) {
@@ -257,6 +274,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const { entries, terms } = rowsOf(batch);
     if (entries.length === 0) return;
     this.assertWritable();
+    // Batches are prepared concurrently but published in call order, so the later call's writes win.
+    const previous = this.commitTurn;
+    let done!: () => void;
+    this.commitTurn = new Promise<void>((resolve) => (done = resolve));
+    try {
+      await this.commitInTurn(engine, store, entries, terms, previous);
+    } finally {
+      done();
+    }
+  }
+
+  private async commitInTurn(engine: Engine, store: ObjectStore, entries: InlineEntry[], terms: InlineTerm[], turn: Promise<void>): Promise<void> {
     const inlineRecord: CommitRecord = { ...this.header(), kind: 'commit', inline: { entries, terms } };
     let record: CommitRecord = inlineRecord;
     let body = encode(inlineRecord);
@@ -272,6 +301,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       body = encode(record);
       segmentWrittenAt = performance.now();
     }
+    await turn;
     const published = await this.exclusive(() => this.publish(record, body, segmentWrittenAt)).catch(async (error: unknown) => {
       // Only a segment no record can name is safe to delete; after an ambiguous write, vacuum decides.
       if (record.segment !== undefined && error instanceof PublishError && !error.maybePublished) {
@@ -280,6 +310,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       throw error instanceof PublishError ? error.cause : error;
     });
     this.counters.commits++;
+    if (published !== 'conflict') this.lastCommitSeq = Math.max(this.lastCommitSeq, published.seq);
     if (record.segment === undefined) this.counters.inlineCommitsWritten++;
     else this.counters.segmentCommitsWritten++;
     if (published !== 'conflict' && published.checkpoint !== undefined) void this.writeCheckpoint(published.checkpoint);
@@ -288,7 +319,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
 
   async refresh(): Promise<boolean> {
     this.opened();
-    return this.exclusive(() => this.catchUp());
+    return this.exclusive(() => this.catchUp(true));
   }
 
   async removeExpired(now: number): Promise<number> {
@@ -364,6 +395,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     return {
       location: store.location,
       seq: this.state.seq,
+      lastCommitSeq: this.lastCommitSeq,
       segments: this.state.segmentCount(),
       inlineCommits: this.state.inlineCount(),
       ...this.counters,
@@ -455,8 +487,12 @@ export class ParquetFormat implements StorageFormat<Engine> {
     return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location);
   }
 
-  /** Applies the records after `state.seq` (inside `exclusive`); true when there were any. */
-  private async catchUp(): Promise<boolean> {
+  /**
+   * Applies the records after `state.seq` (inside `exclusive`); true when there were any. With
+   * `checkHorizon`, finding no next record costs one more read: whether vacuum deleted records this
+   * instance never read (after a purge), which calls for a reload from a checkpoint.
+   */
+  private async catchUp(checkHorizon = false): Promise<boolean> {
     const staleAfter = (this.formatFile?.retentionMs ?? DEFAULTS.retentionMs) / 2;
     if (this.damaged || performance.now() - this.lastSyncAt > staleAfter) {
       // Vacuum may have deleted records this instance has not read; start again from a checkpoint.
@@ -484,6 +520,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
       applied++;
     }
     if (applied > 0) await this.applyChange(change, false);
+    if (applied === 0 && checkHorizon && decodeHorizon(await store.get(HORIZON_KEY)) > this.state.seq) {
+      const before = this.state.seq;
+      await this.reload();
+      return this.state.seq !== before;
+    }
     this.lastSyncAt = started;
     return applied > 0;
   }
@@ -547,7 +588,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (record.kind !== 'commit' || record.inline === undefined) {
         throw new LTMError('query_error', `checkpoint ${newest} in ${store.location} names record ${inline[index]} as an inline commit, but it is not one`);
       }
-      change.inline.push({ seq: inline[index]!, entries: record.inline.entries, terms: record.inline.terms });
+      change.steps.push({ kind: 'inline', seq: inline[index]!, entries: record.inline.entries, terms: record.inline.terms });
     }
     return { state, change, historyFrom: newest + 1 };
   }
@@ -559,35 +600,97 @@ export class ParquetFormat implements StorageFormat<Engine> {
   /** Makes the DuckDB side show `state` after `change`, atomically for readers. */
   private async applyChange(change: Change, reset: boolean): Promise<void> {
     const { engine, store, names } = this.opened();
-    const removed = new Set(change.removedInline);
-    const inline = change.inline.filter((commit) => !removed.has(commit.seq));
-    const entryRows = inline.flatMap((commit) => commit.entries.map((row) => ({ seq: commit.seq, ...row })));
-    const termRows = inline.flatMap((commit) => commit.terms.map((row) => ({ seq: commit.seq, ...row })));
+    const url = (key: string) => store.url(key);
+    if (reset) {
+      this.numbers.clear();
+      this.nextNumber = 1;
+    }
+    const merged = new Set<number>();
+    for (const step of change.steps) {
+      if (step.kind === 'compact') for (const source of step.replaced) if (source.kind === 'inline') merged.add(source.seq);
+    }
+    const inline = change.steps.flatMap((step) => (step.kind === 'inline' && !merged.has(step.seq) ? [step] : []));
+    const entryRows = inline.flatMap((step) => step.entries.map((row) => ({ seq: step.seq, ...row })));
+    const termRows = inline.flatMap((step) => step.terms.map((row) => ({ seq: step.seq, ...row })));
+    const statements: [string, SqlValue[]][] = [];
+    if (reset) {
+      statements.push([`DELETE FROM ${names.catalog}.main.tail_entries`, []], [`DELETE FROM ${names.catalog}.main.tail_terms`, []]);
+    } else if (merged.size > 0) {
+      for (const table of ['tail_entries', 'tail_terms']) {
+        statements.push([`DELETE FROM ${names.catalog}.main.${table} WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))`, [[...merged]]]);
+      }
+    }
+    if (entryRows.length > 0) statements.push([insertTailEntriesSql(names), [JSON.stringify(entryRows)]]);
+    if (termRows.length > 0) statements.push([insertTailTermsSql(names), [JSON.stringify(termRows)]]);
+    if (reset) {
+      const sources = sqlSources(this.state.sources, url, (id) => this.numberOf(id), true);
+      const ranks = new Map<number, number>();
+      for (const source of this.state.sources) if (source.kind === 'segment') ranks.set(this.numberOf(source.segment.id), source.hi);
+      for (const sql of rebuildKeysSql(sources, ranks, names)) statements.push([sql, []]);
+    } else {
+      statements.push(...this.keyIndexStatements(change.steps, names, url));
+    }
+    // Replaced after every change, even one of tail rows only: DuckDB 1.5 plans prepared statements with
+    // the tables' statistics (string compression, perfect-hash grouping) and runs a cached plan on data
+    // that outgrew them ("Perfect hash aggregate ... statistics are corrupt"). A catalog change makes
+    // every cached statement that reads these views plan again.
+    const sources = sqlSources(this.state.sources, url, (id) => this.numberOf(id), true);
+    statements.push(
+      [`CREATE OR REPLACE VIEW ${names.catalog}.main.entries AS ${entriesViewSql(sources, names)}`, []],
+      [`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`, []],
+      [`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(sources, names)}`, []],
+    );
     try {
       await engine.transaction(async (connection) => {
-        if (reset) {
-          await connection.run(`DELETE FROM ${names.catalog}.main.tail_entries`);
-          await connection.run(`DELETE FROM ${names.catalog}.main.tail_terms`);
-        } else if (removed.size > 0) {
-          for (const table of ['tail_entries', 'tail_terms']) {
-            await connection.run(`DELETE FROM ${names.catalog}.main.${table} WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))`, [[...removed]]);
-          }
-        }
-        if (entryRows.length > 0) await connection.run(insertTailEntriesSql(names), [JSON.stringify(entryRows)]);
-        if (termRows.length > 0) await connection.run(insertTailTermsSql(names), [JSON.stringify(termRows)]);
-        // Replaced even when only tail rows changed: DuckDB 1.5 plans prepared statements with the
-        // tables' statistics (string compression, perfect-hash grouping) and runs a cached plan on data
-        // that outgrew them ("Perfect hash aggregate ... statistics are corrupt"). A catalog change makes
-        // every cached statement that reads these views plan again.
-        const sources = sqlSources(this.state.sources, (key) => store.url(key), true);
-        await connection.run(`CREATE OR REPLACE VIEW ${names.catalog}.main.entries AS ${entriesViewSql(sources, names)}`);
-        await connection.run(`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`);
-        await connection.run(`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(sources, names)}`);
+        for (const [sql, params] of statements) await connection.run(sql, params);
       });
     } catch (error) {
       this.damaged = true;
       throw error;
     }
+    for (const step of change.steps) {
+      if (step.kind === 'compact') for (const source of step.replaced) if (source.kind === 'segment') this.numbers.delete(source.segment.id);
+    }
+  }
+
+  /** Key index updates for `steps`, in log order; consecutive inline commits become one update. */
+  private keyIndexStatements(steps: readonly Step[], names: ViewNames, url: (key: string) => string): [string, SqlValue[]][] {
+    const statements: [string, SqlValue[]][] = [];
+    let pending = new Map<string, number>();
+    const flush = () => {
+      if (pending.size === 0) return;
+      const [remove, insert] = pointKeysAtTailSql(names);
+      statements.push([remove, [[...pending.keys()]]], [insert, [[...pending.keys()], [...pending.values()]]]);
+      pending = new Map();
+    };
+    for (const step of steps) {
+      if (step.kind === 'inline') {
+        for (const row of step.entries) pending.set(row.key, step.seq);
+        continue;
+      }
+      flush();
+      if (step.kind === 'segment') {
+        for (const sql of pointKeysAtSegmentSql(names, this.numberOf(step.segment.id), sqlString(url(step.segment.entries)))) statements.push([sql, []]);
+      } else {
+        const run = {
+          numbers: step.replaced.flatMap((source) => (source.kind === 'segment' ? [this.numberOf(source.segment.id)] : [])),
+          inline: step.replaced.flatMap((source) => (source.kind === 'inline' ? [source.seq] : [])),
+        };
+        const segment = step.segment === null ? null : { number: this.numberOf(step.segment.id), entries: sqlString(url(step.segment.entries)) };
+        for (const sql of pointKeysAtMergeSql(names, run, segment)) statements.push([sql, []]);
+      }
+    }
+    flush();
+    return statements;
+  }
+
+  private numberOf(segmentId: string): number {
+    let number = this.numbers.get(segmentId);
+    if (number === undefined) {
+      number = this.nextNumber++;
+      this.numbers.set(segmentId, number);
+    }
+    return number;
   }
 
   private async writeCheckpoint(checkpoint: Checkpoint): Promise<void> {
@@ -625,7 +728,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         const plan = planner(this.state.sources);
         if (plan === null) return null;
         const run = this.state.findRun(plan.ids)!;
-        const sources = sqlSources(this.state.sources.slice(run.start, run.end + 1), (key) => store.url(key), false);
+        const sources = sqlSources(this.state.sources.slice(run.start, run.end + 1), (key) => store.url(key), (id) => this.numberOf(id), false);
         return { plan, latestRows: latestRowsSql(sources, names, true), terms: latestTermsSql(sources, names, true) };
       });
       if (planned === null) return { compacted: false, expired: 0 };
@@ -741,23 +844,28 @@ export class ParquetFormat implements StorageFormat<Engine> {
         result.deletedSegmentFiles++;
       }
     }
+    const isTemporary = (key: string) => key.slice(key.lastIndexOf('/') + 1).startsWith(TEMP_PREFIX);
     for (const object of records) {
-      if (object.seq === undefined) {
+      if (isTemporary(object.key)) {
         if (object.lastModified <= graceCutoff) {
           doomed.push(object.key);
           result.deletedTemporaries++;
         }
-      } else if (object.seq <= horizon && !keepInline.has(object.seq)) {
+      } else if (object.seq !== undefined && object.seq <= horizon && !keepInline.has(object.seq)) {
         doomed.push(object.key);
         result.deletedRecords++;
       }
     }
     for (const object of checkpoints) {
-      if (object.seq === undefined ? object.lastModified <= graceCutoff : object.seq < horizon) {
+      if (isTemporary(object.key) ? object.lastModified <= graceCutoff : object.seq !== undefined && object.seq < horizon) {
         doomed.push(object.key);
         if (object.seq === undefined) result.deletedTemporaries++;
         else result.deletedCheckpoints++;
       }
+    }
+    if (result.deletedRecords > 0) {
+      const previous = decodeHorizon(await store.get(HORIZON_KEY));
+      if (horizon > previous) await store.put(HORIZON_KEY, encode({ format: FORMAT_ID, version: PARQUET_FORMAT_VERSION, horizon }));
     }
     await store.delete(doomed);
     for (const seq of [...this.history.keys()]) if (seq <= horizon) this.history.delete(seq);
@@ -788,7 +896,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private refreshInBackground(): void {
     if (this.refreshing || this.closed) return;
     this.refreshing = true;
-    this.exclusive(() => this.catchUp())
+    this.refreshTicks++;
+    this.exclusive(() => this.catchUp(this.refreshTicks % HORIZON_CHECK_TICKS === 0))
       .catch((error: unknown) => this.backgroundError(error))
       .finally(() => {
         this.refreshing = false;

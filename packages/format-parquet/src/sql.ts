@@ -1,20 +1,29 @@
 /**
- * SQL over the snapshot's sources. Every source holds at most one row per key (a segment by
- * construction, a group of inline commits after picking each key's latest commit), so the live version
- * of a key is its row in the newest source that has it: each source contributes the rows whose key no
- * newer source holds (an anti-join on keys), and tombstones then drop out. Unlike a window over all
- * versions this streams the large old segments instead of sorting them, and a `key = $1` filter still
- * reaches every Parquet scan, where row-group min/max statistics skip most of the file.
+ * SQL over the snapshot's sources (segments and the tail table of inline commits).
+ *
+ * The format keeps one in-memory table, the key index `keys(key, src, seq)`: for every key, the source
+ * holding its newest row (`src` = the segment's number in this process, or 0 for the tail, where `seq`
+ * says which inline commit). Each source then contributes exactly the rows the index points at, so a
+ * relation is a UNION ALL with one Parquet scan per segment: a full scan streams every file once, and a
+ * `key = $1` filter reaches each scan, where row-group min/max statistics skip most of the file, while the
+ * index lookup finds the one source that has the key (a hash join with an empty build side does not
+ * read its probe side). The index is updated in the same DuckDB transaction as the tail and the views.
  */
 import { LTMError } from '@ltm/core';
 import type { SourceInfo } from './log.js';
 
-/** What a source looks like to SQL: a segment's files (as SQL literals) or a range of inline commits. */
+/** What a source looks like to SQL: a segment's files (as SQL literals), or inline commits in a range. */
 export type SqlSource =
-  | { kind: 'file'; entries: string; terms: string | null; version: number | null }
+  | { kind: 'file'; number: number; entries: string; terms: string | null; version: number | null }
   | { kind: 'tail'; after: number; before: number | null };
 
-export const ENTRY_COLUMNS = 'key, version, operation, value, metadata, created_at, updated_at, expires_at, doc_length, doc_extra_length';
+export interface ViewNames {
+  /** Quoted catalog of the format's in-memory database. */
+  catalog: string;
+}
+
+/** The key index's source number of the tail table. */
+export const TAIL_SOURCE = 0;
 
 /**
  * A SQL string literal. File paths cannot be bound: DuckDB takes no parameters in a view's
@@ -40,108 +49,94 @@ export function checkLocation(location: string): void {
 }
 
 /**
- * Turns sources (oldest first) into SQL sources, newest first; consecutive inline commits become one
- * range of the tail table. With `openTail` (the views) the newest range is open-ended and always present,
- * so a new inline commit needs no change of view; without it (a compaction's run) ranges are exact.
+ * SQL sources for `sources` (oldest first): one per segment, and the tail table. For the views the tail
+ * is every inline commit; for a compaction's run it is the run's range of versions (a run is contiguous,
+ * so exactly its inline commits).
  */
-export function sqlSources(sources: readonly SourceInfo[], url: (key: string) => string, openTail: boolean): SqlSource[] {
+export function sqlSources(sources: readonly SourceInfo[], url: (key: string) => string, numberOf: (segmentId: string) => number, wholeTail: boolean): SqlSource[] {
   const result: SqlSource[] = [];
-  let group: { min: number; max: number } | undefined;
-  const flushGroup = () => {
-    if (group !== undefined) result.push({ kind: 'tail', after: group.min - 1, before: group.max + 1 });
-    group = undefined;
-  };
-  if (openTail) {
-    let newestSegment = 0;
-    for (const source of sources) if (source.kind === 'segment') newestSegment = Math.max(newestSegment, source.hi);
-    result.push({ kind: 'tail', after: newestSegment, before: null });
-  }
-  for (let index = sources.length - 1; index >= 0; index--) {
-    const source = sources[index]!;
+  let lo = Infinity;
+  let hi = -Infinity;
+  let inline = false;
+  for (const source of sources) {
     if (source.kind === 'inline') {
-      // With an open tail, the inline commits after the newest segment are already in its range.
-      if (openTail && !sources.slice(index + 1).some((later) => later.kind === 'segment')) continue;
-      group = group === undefined ? { min: source.seq, max: source.seq } : { min: source.seq, max: group.max };
+      inline = true;
+      lo = Math.min(lo, source.seq);
+      hi = Math.max(hi, source.seq);
       continue;
     }
-    flushGroup();
+    lo = Math.min(lo, source.lo);
+    hi = Math.max(hi, source.hi);
     const { segment } = source;
     result.push({
       kind: 'file',
+      number: numberOf(segment.id),
       entries: sqlString(url(segment.entries)),
       terms: segment.terms === null ? null : sqlString(url(segment.terms)),
       version: segment.versioned ? null : source.lo,
     });
   }
-  flushGroup();
+  if (wholeTail) result.push({ kind: 'tail', after: 0, before: null });
+  else if (inline) result.push({ kind: 'tail', after: lo - 1, before: hi + 1 });
   return result;
 }
 
-export interface ViewNames {
-  /** Quoted catalog of the format's in-memory database. */
-  catalog: string;
+function tailRange(source: { after: number; before: number | null }): string {
+  return source.before === null ? `t.seq > ${source.after}` : `t.seq > ${source.after} AND t.seq < ${source.before}`;
 }
 
-function tailRange(source: { after: number; before: number | null }, column = 'seq'): string {
-  return source.before === null ? `${column} > ${source.after}` : `${column} > ${source.after} AND ${column} < ${source.before}`;
+function keysOf(names: ViewNames, number: number): string {
+  return `(SELECT key FROM ${names.catalog}.main.keys WHERE src = ${number})`;
 }
 
-function entriesOf(source: SqlSource, names: ViewNames): string {
+function tailKeys(names: ViewNames): string {
+  return `(SELECT key, seq FROM ${names.catalog}.main.keys WHERE src = ${TAIL_SOURCE})`;
+}
+
+function entriesOf(source: SqlSource, names: ViewNames, tag: string): string {
   if (source.kind === 'file') {
-    const version = source.version === null ? 'version' : `CAST(${source.version} AS BIGINT) AS version`;
-    return `SELECT key, ${version}, operation, value, metadata, created_at, updated_at, expires_at, doc_length, doc_extra_length FROM read_parquet(${source.entries})`;
+    const version = source.version === null ? 's.version' : `CAST(${source.version} AS BIGINT) AS version`;
+    return (
+      `SELECT s.key, ${version}, s.operation, s.value, s.metadata, s.created_at, s.updated_at, s.expires_at, s.doc_length, s.doc_extra_length${tag} ` +
+      `FROM read_parquet(${source.entries}) AS s SEMI JOIN ${keysOf(names, source.number)} AS k ON s.key = k.key`
+    );
   }
   return (
-    `SELECT key, seq AS version, operation, value, metadata, created_at, updated_at, expires_at, doc_length, doc_extra_length ` +
-    `FROM ${names.catalog}.main.tail_entries WHERE ${tailRange(source)} QUALIFY row_number() OVER (PARTITION BY key ORDER BY seq DESC) = 1`
+    `SELECT t.key, t.seq AS version, t.operation, t.value, t.metadata, t.created_at, t.updated_at, t.expires_at, t.doc_length, t.doc_extra_length${tag} ` +
+    `FROM ${names.catalog}.main.tail_entries AS t SEMI JOIN ${tailKeys(names)} AS k ON t.key = k.key AND t.seq = k.seq WHERE ${tailRange(source)}`
   );
 }
 
-function keysOf(source: SqlSource, names: ViewNames): string {
-  return source.kind === 'file'
-    ? `SELECT key FROM read_parquet(${source.entries})`
-    : `SELECT key FROM ${names.catalog}.main.tail_entries WHERE ${tailRange(source)}`;
-}
-
-function termsOf(source: SqlSource, names: ViewNames): string | null {
-  if (source.kind === 'file') return source.terms === null ? null : `SELECT key, field, term, tf FROM read_parquet(${source.terms})`;
+function termsOf(source: SqlSource, names: ViewNames, tag: string): string | null {
+  if (source.kind === 'file') {
+    if (source.terms === null) return null;
+    return `SELECT s.key, s.field, s.term, s.tf${tag} FROM read_parquet(${source.terms}) AS s SEMI JOIN ${keysOf(names, source.number)} AS k ON s.key = k.key`;
+  }
   return (
-    `SELECT t.key, t.field, t.term, t.tf FROM ${names.catalog}.main.tail_terms AS t SEMI JOIN ` +
-    `(SELECT key, max(seq) AS seq FROM ${names.catalog}.main.tail_entries WHERE ${tailRange(source)} GROUP BY key) AS l ` +
-    'ON t.key = l.key AND t.seq = l.seq'
+    `SELECT t.key, t.field, t.term, t.tf${tag} FROM ${names.catalog}.main.tail_terms AS t ` +
+    `SEMI JOIN ${tailKeys(names)} AS k ON t.key = k.key AND t.seq = k.seq WHERE ${tailRange(source)}`
   );
 }
 
-/**
- * Each source's rows (from `select`) whose key no newer source holds. `tagged` adds `src`, the source's
- * position, so a merge can match terms to the entry rows that survived.
- */
-function layered(sources: readonly SqlSource[], names: ViewNames, tagged: boolean, select: (source: SqlSource) => string | null): string | null {
-  const parts: string[] = [];
-  sources.forEach((source, index) => {
-    const rows = select(source);
-    if (rows === null) return;
-    const tag = tagged ? `, ${index} AS src` : '';
-    if (index === 0) {
-      parts.push(`SELECT *${tag} FROM (${rows})`);
-      return;
-    }
-    const newer = sources.slice(0, index).map((other) => keysOf(other, names)).join(' UNION ALL ');
-    parts.push(`SELECT s.*${tag} FROM (${rows}) AS s ANTI JOIN (${newer}) AS n ON s.key = n.key`);
+/** `tagged` adds `src`, the source's position, so a merge can match terms to the entry rows it keeps. */
+function unionOf(sources: readonly SqlSource[], select: (source: SqlSource, tag: string) => string | null, tagged: boolean): string | null {
+  const parts = sources.flatMap((source, index) => {
+    const sql = select(source, tagged ? `, ${index} AS src` : '');
+    return sql === null ? [] : [sql];
   });
   return parts.length === 0 ? null : parts.join('\nUNION ALL\n');
 }
 
-/** Every column of each key's newest row, tombstones included (`sources` must not be empty). */
+/** Each key's newest row among `sources` (tombstones included), if the key index points into them. */
 export function latestRowsSql(sources: readonly SqlSource[], names: ViewNames, tagged = false): string {
-  const rows = layered(sources, names, tagged, (source) => entriesOf(source, names));
+  const rows = unionOf(sources, (source, tag) => entriesOf(source, names, tag), tagged);
   if (rows === null) throw new LTMError('query_error', 'internal: latestRowsSql needs at least one source');
   return rows;
 }
 
-/** Each live key's terms rows, from the source that holds its newest row. */
+/** The terms rows of the keys whose newest row is in `sources`. */
 export function latestTermsSql(sources: readonly SqlSource[], names: ViewNames, tagged = false): string | null {
-  return layered(sources, names, tagged, (source) => termsOf(source, names));
+  return unionOf(sources, (source, tag) => termsOf(source, names, tag), tagged);
 }
 
 export function entriesViewSql(sources: readonly SqlSource[], names: ViewNames): string {
@@ -162,12 +157,62 @@ export function termsViewSql(sources: readonly SqlSource[], names: ViewNames): s
     : `SELECT key, field, term, tf FROM (${rows})`;
 }
 
-/** The tables inline commits live in until a compaction folds them into a segment. */
-export function tailTablesSql(names: ViewNames): string[] {
+/** The tail (inline commits until a compaction folds them into a segment) and the key index. */
+export function tablesSql(names: ViewNames): string[] {
   return [
     `CREATE TABLE ${names.catalog}.main.tail_entries(seq BIGINT, key VARCHAR, operation VARCHAR, value JSON, metadata JSON, ` +
       'created_at TIMESTAMP, updated_at TIMESTAMP, expires_at TIMESTAMP, doc_length INTEGER, doc_extra_length INTEGER)',
     `CREATE TABLE ${names.catalog}.main.tail_terms(seq BIGINT, key VARCHAR, field TINYINT, term VARCHAR, tf INTEGER)`,
+    `CREATE TABLE ${names.catalog}.main.keys(key VARCHAR PRIMARY KEY, src INTEGER NOT NULL, seq BIGINT)`,
+  ];
+}
+
+/**
+ * Statements that rebuild the key index from every source: each key's row in the newest source (version
+ * ranges never overlap, so the source's newest version orders them).
+ */
+export function rebuildKeysSql(sources: readonly SqlSource[], ranks: ReadonlyMap<number, number>, names: ViewNames): string[] {
+  const parts = sources.map((source) =>
+    source.kind === 'file'
+      ? `SELECT key, ${source.number} AS src, NULL::BIGINT AS seq, ${ranks.get(source.number) ?? 0} AS rank FROM read_parquet(${source.entries})`
+      : `SELECT t.key, ${TAIL_SOURCE} AS src, t.seq, t.seq AS rank FROM ${names.catalog}.main.tail_entries AS t WHERE ${tailRange(source)}`,
+  );
+  return [
+    `DELETE FROM ${names.catalog}.main.keys`,
+    `INSERT INTO ${names.catalog}.main.keys SELECT key, newest.src, newest.seq FROM ` +
+      `(SELECT key, arg_max({'src': src, 'seq': seq}, rank) AS newest FROM (${parts.join(' UNION ALL ')}) GROUP BY key)`,
+  ];
+}
+
+/** Points the keys of inline commits ($1 keys, $2 their commit numbers) at the tail. */
+export function pointKeysAtTailSql(names: ViewNames): [string, string] {
+  return [
+    `DELETE FROM ${names.catalog}.main.keys WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))`,
+    `INSERT INTO ${names.catalog}.main.keys SELECT unnest(CAST($1 AS VARCHAR[])), ${TAIL_SOURCE}, unnest(CAST($2 AS BIGINT[]))`,
+  ];
+}
+
+/** Points every key of a new segment at it. */
+export function pointKeysAtSegmentSql(names: ViewNames, number: number, entries: string): string[] {
+  return [
+    `DELETE FROM ${names.catalog}.main.keys WHERE key IN (SELECT key FROM read_parquet(${entries}))`,
+    `INSERT INTO ${names.catalog}.main.keys SELECT key, ${number}, NULL FROM read_parquet(${entries})`,
+  ];
+}
+
+/**
+ * After a merge: keys that pointed into the run point at the merged segment, except those the merge
+ * dropped (tombstones and expired rows of a bottom run), which leave the index.
+ */
+export function pointKeysAtMergeSql(names: ViewNames, run: { numbers: number[]; inline: number[] }, merged: { number: number; entries: string } | null): string[] {
+  const inRun = [
+    ...(run.numbers.length > 0 ? [`src IN (${run.numbers.join(', ')})`] : []),
+    ...(run.inline.length > 0 ? [`(src = ${TAIL_SOURCE} AND seq IN (${run.inline.join(', ')}))`] : []),
+  ].join(' OR ');
+  if (merged === null) return [`DELETE FROM ${names.catalog}.main.keys WHERE ${inRun}`];
+  return [
+    `UPDATE ${names.catalog}.main.keys SET src = ${merged.number}, seq = NULL WHERE ${inRun}`,
+    `DELETE FROM ${names.catalog}.main.keys WHERE src = ${merged.number} AND key NOT IN (SELECT key FROM read_parquet(${merged.entries}))`,
   ];
 }
 

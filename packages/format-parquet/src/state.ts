@@ -4,17 +4,21 @@
  * lets a compactor check its plan against the log alone.
  */
 import { LTMError } from '@ltm/core';
-import type { Checkpoint, InlineEntry, InlineTerm, LogRecord, SourceInfo } from './log.js';
+import type { Checkpoint, InlineEntry, InlineTerm, LogRecord, SegmentInfo, SourceInfo } from './log.js';
 import { FORMAT_ID, PARQUET_FORMAT_VERSION, sourceId } from './log.js';
 
-/** What applying records changed in the tail table (the views are rebuilt after any change). */
+/** One applied record's effect, in log order, for the DuckDB side (tail rows, key index, views). */
+export type Step =
+  | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerm[] }
+  | { kind: 'segment'; segment: SegmentInfo }
+  | { kind: 'compact'; replaced: SourceInfo[]; segment: SegmentInfo | null };
+
 export interface Change {
-  inline: { seq: number; entries: InlineEntry[]; terms: InlineTerm[] }[];
-  removedInline: number[];
+  steps: Step[];
 }
 
 export function emptyChange(): Change {
-  return { inline: [], removedInline: [] };
+  return { steps: [] };
 }
 
 export class LogState {
@@ -59,9 +63,10 @@ export class LogState {
           bytes += row.key.length + (row.value?.length ?? 0) + (row.metadata?.length ?? 0);
         }
         this.sources.push({ kind: 'inline', seq, rows: entries.length, bytes, minExpiresAt });
-        change.inline.push({ seq, entries, terms });
+        change.steps.push({ kind: 'inline', seq, entries, terms });
       } else if (record.segment !== undefined) {
         this.sources.push({ kind: 'segment', segment: record.segment, lo: seq, hi: seq });
+        change.steps.push({ kind: 'segment', segment: record.segment });
       }
     } else {
       const run = this.findRun(record.replaces);
@@ -76,9 +81,7 @@ export class LogState {
       const hi = Math.max(...replaced.map((source) => (source.kind === 'segment' ? source.hi : source.seq)));
       const merged: SourceInfo[] = record.segment === null ? [] : [{ kind: 'segment', segment: record.segment, lo, hi }];
       this.sources.splice(run.start, replaced.length, ...merged);
-      for (const source of replaced) {
-        if (source.kind === 'inline') change.removedInline.push(source.seq);
-      }
+      change.steps.push({ kind: 'compact', replaced, segment: record.segment });
     }
     this.seq = seq;
   }

@@ -8,29 +8,33 @@ import { DuckDBLTMBackend } from '../src/index.js';
 import { seededRandom } from './parity/duckdb-fts.js';
 import { ok } from './helpers.js';
 
-const random = seededRandom(99);
 const words = ['memory', 'agent', 'paris', 'tower', 'travel', 'prefers', 'dark', 'theme', 'meeting', 'tuesday', 'café', 'naïve', 'order', 'invoice', 'the', 'and', 'running', 'runs', '東京タワー', '4521', 'Москва', 'budget', 'flight', 'hotel'];
-const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T;
-const sentence = (n: number): string => Array.from({ length: n }, () => pick(words)).join(random(3) === 0 ? ', ' : ' ');
-function value(): JsonValue {
-  switch (random(3)) {
-    case 0:
-      return sentence(1 + random(12));
-    case 1:
-      return { title: sentence(1 + random(4)), body: sentence(random(15)), stars: random(6) };
-    default:
-      return [sentence(random(5)), random(10_000), { note: sentence(random(6)) }];
-  }
-}
-const metadata = (): JsonObject => ({ type: pick(['fact', 'preference', 'task']), tag: sentence(1) });
 
-describe('BM25 search in SQL', () => {
+// The in-memory index (default) and the SQL over the index tables (searchCacheMaxBytes: 0) must agree.
+describe.each([
+  ['in memory', {}],
+  ['in SQL', { searchCacheMaxBytes: 0 }],
+])('BM25 search %s', (_path, options) => {
+  const random = seededRandom(99);
+  const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T;
+  const sentence = (n: number): string => Array.from({ length: n }, () => pick(words)).join(random(3) === 0 ? ', ' : ' ');
+  function value(): JsonValue {
+    switch (random(3)) {
+      case 0:
+        return sentence(1 + random(12));
+      case 1:
+        return { title: sentence(1 + random(4)), body: sentence(random(15)), stars: random(6) };
+      default:
+        return [sentence(random(5)), random(10_000), { note: sentence(random(6)) }];
+    }
+  }
+  const metadata = (): JsonObject => ({ type: pick(['fact', 'preference', 'task']), tag: sentence(1) });
   let backend: DuckDBLTMBackend;
   const live = new Map<string, DocumentTerms>();
   const expired = new Set<string>();
 
   beforeAll(async () => {
-    backend = await DuckDBLTMBackend.open();
+    backend = await DuckDBLTMBackend.open(options);
     const items = Array.from({ length: 300 }, (_, i) => ({ key: `doc:${i}`, value: value(), metadata: metadata() }));
     ok(await backend.storeMany(items));
     for (const item of items) live.set(item.key, analyzeDocument(item.value, item.metadata));

@@ -1,15 +1,26 @@
 /**
- * Search over the format's relations: with a query, the incremental BM25 index (fts parity, see
- * bm25-sql.ts); without one, live entries newest first. Filters are compiled to bound SQL and apply
- * before the limit. The index rows a put needs are made here too (`indexRowsOf`), so everything about
- * search lives in this folder.
+ * Search over the format's relations. With a query, the `bm25` engine (default) ranks by our incremental
+ * index: from its in-memory copy (memory-index.ts) when the table has a single writer, else, or while
+ * that copy is being built, by SQL over the `terms`/`docs` relations (bm25-sql.ts); both give fts's
+ * `match_bm25` on the parity field plus the extra field's score. The `fts-extension` engine asks DuckDB's
+ * fts extension itself (fts-extension.ts). Without a query, live entries newest first. Filters are
+ * compiled to bound SQL and apply before the limit. The index rows a put needs are made here too
+ * (`indexRowsOf`), so everything about search lives in this folder.
  */
 import { LTMError, analyzeDocument, analyzeQuery } from '@ltm/core';
 import type { DocRow, EntryRow, FilterCondition, JsonObject, JsonValue, RelationName, TermRow } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { SqlParams, filterSql } from '../filter-sql.js';
 import { liveCondition } from '../sql.js';
-import { bm25SearchSql } from './bm25-sql.js';
+import { filteredSearchSql, rankedKeysSql } from './bm25-sql.js';
+import { FtsExtensionEngine } from './fts-extension.js';
+import type { MemoryIndex, RankedKey } from './memory-index.js';
+import { MemorySource } from './memory-source.js';
+import type { CommitSource } from './memory-source.js';
+
+export type { CommitListener, CommitSource } from './memory-source.js';
+
+export type SearchEngineName = 'bm25' | 'fts-extension';
 
 export interface SearchRequest {
   query: string | undefined;
@@ -33,43 +44,201 @@ export interface SearchRow {
   score: number;
 }
 
+export interface SearcherOptions {
+  engine: DuckDBQueryEngine;
+  relation: (name: RelationName) => string;
+  /** Searches with a query are allowed (`enableFts`). */
+  fullText: boolean;
+  searchEngine: SearchEngineName;
+  /** Live entries of `keys`, `null` where there is none: the backend's read path (memtable, cache, DuckDB). */
+  readEntries(keys: readonly string[], now: number): Promise<(EntryRow | null)[]>;
+  /**
+   * The table's commits, when this process makes all of them (a single-writer format): the index is then
+   * also kept in memory. Absent, every search runs SQL over the index tables.
+   */
+  commits?: CommitSource;
+  /** Bound of the in-memory index; past it the index is dropped and searches run SQL. 0 turns it off. */
+  memoryMaxBytes: number;
+  /** Where DuckDB finds the fts extension, for `fts-extension`. */
+  extensionDirectory?: string | undefined;
+}
+
+/** Candidates checked against a filter per query, at first; each further round takes four times more. */
+const FIRST_FILTER_ROUND = 256;
+/** A search retries when a commit changed the index while it read entries; after this many, it uses SQL. */
+const MEMORY_ATTEMPTS = 3;
+
 export class Searcher {
-  constructor(
-    private readonly engine: DuckDBQueryEngine,
-    private readonly relation: (name: RelationName) => string,
-    private readonly fullText: boolean,
-  ) {}
+  private readonly memory: MemorySource | null;
+  private readonly fts: FtsExtensionEngine | null;
+
+  constructor(private readonly options: SearcherOptions) {
+    const useMemory = options.fullText && options.searchEngine === 'bm25' && options.commits !== undefined && options.memoryMaxBytes > 0;
+    this.memory = useMemory
+      ? MemorySource.for(options.commits as CommitSource, options.engine, options.relation, options.memoryMaxBytes)
+      : null;
+    this.fts =
+      options.fullText && options.searchEngine === 'fts-extension'
+        ? new FtsExtensionEngine(options.engine, options.relation, options.extensionDirectory)
+        : null;
+  }
 
   /** Rows of the page at `offset`, plus one more when a next page exists. */
   async search(request: SearchRequest): Promise<SearchRow[]> {
-    const params = new SqlParams();
-    let sql: string;
-    if (request.query !== undefined) {
-      if (!this.fullText) {
-        throw new LTMError('unsupported', 'full-text search is disabled (enableFts: false); search without a query, or open with enableFts: true');
-      }
-      const analyzed = analyzeQuery(request.query);
-      if (analyzed.terms.length === 0 && analyzed.extraTerms.length === 0) return [];
-      sql = bm25SearchSql({
-        entries: this.relation('entries'),
-        terms: this.relation('terms'),
-        docs: this.relation('docs'),
-        now: params.add(request.now),
-        parityTerms: params.add(analyzed.terms),
-        extraTerms: params.add(analyzed.extraTerms),
-        filter: filterSql('e.metadata', request.conditions, params),
-        limit: params.add(request.limit + 1),
-        offset: params.add(request.offset),
-      });
-    } else {
-      const now = params.add(request.now);
-      sql = `SELECT key, value, metadata, epoch_ms(updated_at) AS updated_at, 0 AS score
-        FROM ${this.relation('entries')} AS e
-        WHERE ${liveCondition('e', now)} AND ${filterSql('e.metadata', request.conditions, params)}
-        ORDER BY e.updated_at DESC, e.key
-        LIMIT ${params.add(request.limit + 1)} OFFSET ${params.add(request.offset)}`;
+    if (request.query === undefined) return this.listRecent(request);
+    if (!this.options.fullText) {
+      throw new LTMError('unsupported', 'full-text search is disabled (enableFts: false); search without a query, or open with enableFts: true');
     }
-    return this.engine.query<SearchRow>(sql, params.values);
+    if (this.fts) return this.fts.search(request, (keys) => this.options.readEntries(keys, request.now));
+    const analyzed = analyzeQuery(request.query);
+    // Only whitespace and ASCII punctuation: no term, so no document matches (fts agrees).
+    if (analyzed.terms.length === 0 && analyzed.extraTerms.length === 0) return [];
+    const index = (await this.memory?.ready()) ?? null;
+    if (index) {
+      const rows = await this.searchInMemory(index, analyzed.terms, analyzed.extraTerms, request);
+      if (rows) return rows;
+    }
+    return this.searchSql(analyzed.terms, analyzed.extraTerms, request);
+  }
+
+  async close(): Promise<void> {
+    await this.memory?.stop();
+    await this.fts?.close();
+  }
+
+  // ---- bm25: in memory ------------------------------------------------------------------------
+
+  /** `null` when commits kept changing the index under it: the caller falls back to SQL. */
+  private async searchInMemory(
+    index: MemoryIndex,
+    parityTerms: string[],
+    extraTerms: string[],
+    request: SearchRequest,
+  ): Promise<SearchRow[] | null> {
+    const wanted = request.offset + request.limit + 1;
+    for (let attempt = 0; attempt < MEMORY_ATTEMPTS; attempt++) {
+      const rows =
+        request.conditions.length === 0
+          ? await this.pageInMemory(index, parityTerms, extraTerms, request, wanted)
+          : await this.filteredInMemory(index, parityTerms, extraTerms, request, wanted);
+      if (rows) return rows.slice(request.offset);
+    }
+    return null;
+  }
+
+  /**
+   * The best `wanted` entries. Entries are read after ranking: when a commit changed the index meanwhile,
+   * `null` (rank again). An entry deleted by a write not yet committed is left out, as SQL would too.
+   */
+  private async pageInMemory(
+    index: MemoryIndex,
+    parityTerms: string[],
+    extraTerms: string[],
+    request: SearchRequest,
+    wanted: number,
+  ): Promise<SearchRow[] | null> {
+    const { ranked } = index.search(parityTerms, extraTerms, request.now, wanted);
+    const version = index.version;
+    const rows = await this.entriesOf(ranked, request.now);
+    return index.version === version ? rows : null;
+  }
+
+  /**
+   * Candidates best first, checked against the filter in SQL a round at a time (the filter reads each
+   * entry's metadata, which the index does not hold), until the page is full or no candidate is left.
+   */
+  private async filteredInMemory(
+    index: MemoryIndex,
+    parityTerms: string[],
+    extraTerms: string[],
+    request: SearchRequest,
+    wanted: number,
+  ): Promise<SearchRow[] | null> {
+    const rows: SearchRow[] = [];
+    let version: number | undefined;
+    let checked = 0;
+    let round = Math.max(FIRST_FILTER_ROUND, wanted * 8);
+    for (;;) {
+      const { ranked, matched } = index.search(parityTerms, extraTerms, request.now, checked + round);
+      if (version !== undefined && index.version !== version) return null;
+      version = index.version;
+      const candidates = ranked.slice(checked);
+      if (candidates.length > 0) rows.push(...(await this.filterCandidates(candidates, request, wanted - rows.length)));
+      if (index.version !== version) return null;
+      checked += candidates.length;
+      if (rows.length >= wanted || checked >= matched) return rows;
+      round *= 4;
+    }
+  }
+
+  private async filterCandidates(candidates: RankedKey[], request: SearchRequest, limit: number): Promise<SearchRow[]> {
+    const params = new SqlParams();
+    const keys = params.add(candidates.map((c) => c.key));
+    const now = params.add(request.now);
+    const filter = filterSql('e.metadata', request.conditions, params);
+    const found = await this.options.engine.query<Omit<SearchRow, 'score'> & { pos: number }>(
+      `SELECT e.key, e.value, e.metadata, epoch_ms(e.updated_at) AS updated_at, c.pos
+       FROM (SELECT unnest(CAST(${keys} AS VARCHAR[])) AS key, generate_subscripts(CAST(${keys} AS VARCHAR[]), 1) AS pos) AS c
+       JOIN ${this.options.relation('entries')} AS e ON e.key = c.key
+       WHERE ${liveCondition('e', now)} AND ${filter}
+       ORDER BY c.pos LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return found.map((row) => ({ ...row, score: (candidates[Number(row.pos) - 1] as RankedKey).score }));
+  }
+
+  // ---- bm25: SQL ------------------------------------------------------------------------------
+
+  private async searchSql(parityTerms: string[], extraTerms: string[], request: SearchRequest): Promise<SearchRow[]> {
+    const { engine, relation } = this.options;
+    const params = new SqlParams();
+    const parts = {
+      entries: relation('entries'),
+      terms: relation('terms'),
+      docs: relation('docs'),
+      now: params.add(request.now),
+      parityTerms: params.add(parityTerms),
+      extraTerms: params.add(extraTerms),
+      allTerms: params.add([...new Set([...parityTerms, ...extraTerms])]),
+    };
+    if (request.conditions.length > 0) {
+      const filter = filterSql('e.metadata', request.conditions, params);
+      const limit = params.add(request.limit + 1);
+      const offset = params.add(request.offset);
+      return engine.query<SearchRow>(filteredSearchSql({ ...parts, filter, limit, offset }), params.values);
+    }
+    const limit = params.add(request.limit + 1);
+    const offset = params.add(request.offset);
+    const ranked = await engine.query<RankedKey>(rankedKeysSql({ ...parts, limit, offset }), params.values);
+    return this.entriesOf(ranked.map((r) => ({ key: r.key, score: Number(r.score) })), request.now);
+  }
+
+  /** The entries of ranked keys, in rank order; keys no longer live are left out. */
+  private async entriesOf(ranked: readonly RankedKey[], now: number): Promise<SearchRow[]> {
+    if (ranked.length === 0) return [];
+    const entries = await this.options.readEntries(
+      ranked.map((r) => r.key),
+      now,
+    );
+    const rows: SearchRow[] = [];
+    ranked.forEach((r, i) => {
+      const entry = entries[i];
+      if (entry) rows.push({ key: entry.key, value: entry.value, metadata: entry.metadata, updated_at: entry.updatedAt, score: r.score });
+    });
+    return rows;
+  }
+
+  // ---- no query -------------------------------------------------------------------------------
+
+  private listRecent(request: SearchRequest): Promise<SearchRow[]> {
+    const params = new SqlParams();
+    const now = params.add(request.now);
+    const sql = `SELECT key, value, metadata, epoch_ms(updated_at) AS updated_at, 0 AS score
+      FROM ${this.options.relation('entries')} AS e
+      WHERE ${liveCondition('e', now)} AND ${filterSql('e.metadata', request.conditions, params)}
+      ORDER BY e.updated_at DESC, e.key
+      LIMIT ${params.add(request.limit + 1)} OFFSET ${params.add(request.offset)}`;
+    return this.options.engine.query<SearchRow>(sql, params.values);
   }
 }
 

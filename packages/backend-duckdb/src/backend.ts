@@ -79,7 +79,17 @@ export class DuckDBLTMBackend implements LTMBackend {
       fullTextSearch: options.enableFts,
       multiWriter: formatCaps.multiWriter,
     };
-    this.searcher = new Searcher(table.engine, (name) => table.format.relation(name), options.enableFts);
+    this.searcher = new Searcher({
+      engine: table.engine,
+      relation: (name) => table.format.relation(name),
+      fullText: options.enableFts,
+      searchEngine: options.searchEngine,
+      readEntries: (keys, now) => table.readMany(keys, now),
+      // This process makes every commit of a single-writer table, so the index can live in memory too.
+      ...(formatCaps.multiWriter ? {} : { commits: table }),
+      memoryMaxBytes: options.searchCacheMaxBytes,
+      extensionDirectory: options.extensionDirectory,
+    });
   }
 
   /** Opens (and creates, when missing) the store. Rejects with `LTMError` when it cannot. */
@@ -285,6 +295,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   async close(): Promise<void> {
     this.closed = true;
     this.closing ??= (async () => {
+      await this.searcher.close();
       this.table.refs -= 1;
       if (this.table.refs > 0) return;
       if (this.tableKey !== null) openTables.delete(this.tableKey);

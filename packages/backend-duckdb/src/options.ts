@@ -1,6 +1,7 @@
 import { LTMError, DEFAULT_MAX_VALUE_BYTES } from '@ltm/core';
 import type { StorageFormat } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import type { SearchEngineName } from './search/searcher.js';
 import type { Durability } from './store/journal.js';
 
 export type FormatName = 'auto' | 'native' | 'parquet';
@@ -35,6 +36,16 @@ export interface DuckDBLTMBackendOptions {
   durability?: Durability;
   /** Bytes of entries kept in the in-process read cache (default 64 MiB). */
   cacheMaxBytes?: number;
+  /**
+   * How a query is ranked: `bm25` (default), our incremental index, always fresh; `fts-extension`, DuckDB's
+   * fts extension itself, rebuilt when the entries changed since its last build (needs the extension).
+   */
+  searchEngine?: SearchEngineName;
+  /**
+   * Bytes the `bm25` index may take in process memory when this process makes all writes of the table
+   * (default 256 MiB; about 14 bytes per posting). Past it, or with 0, searches run SQL over the index tables.
+   */
+  searchCacheMaxBytes?: number;
   // Cloud settings, accepted from `settings.ltm` now and used by the cloud support (see the README).
   s3Region?: string;
   s3Endpoint?: string;
@@ -64,6 +75,8 @@ export const DUCKDB_OPTION_KEYS = [
   'readOnly',
   'durability',
   'cacheMaxBytes',
+  'searchEngine',
+  'searchCacheMaxBytes',
   's3Region',
   's3Endpoint',
   's3AccessKeyId',
@@ -88,6 +101,9 @@ export interface ResolvedOptions {
   readOnly: boolean;
   durability: Durability;
   cacheMaxBytes: number;
+  searchEngine: SearchEngineName;
+  searchCacheMaxBytes: number;
+  extensionDirectory: string | undefined;
 }
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -133,6 +149,17 @@ export function resolveOptions(options: DuckDBLTMBackendOptions = {}): ResolvedO
   if (!Number.isInteger(cacheMaxBytes) || cacheMaxBytes < 0) {
     throw new LTMError('validation_error', `cacheMaxBytes must be a non-negative integer, got ${String(cacheMaxBytes)}`);
   }
+  const searchEngine = options.searchEngine ?? 'bm25';
+  if (searchEngine !== 'bm25' && searchEngine !== 'fts-extension') {
+    throw new LTMError('validation_error', `searchEngine must be bm25 or fts-extension, got ${JSON.stringify(searchEngine)}`);
+  }
+  const searchCacheMaxBytes = options.searchCacheMaxBytes ?? 256 * 1024 * 1024;
+  if (!Number.isInteger(searchCacheMaxBytes) || searchCacheMaxBytes < 0) {
+    throw new LTMError('validation_error', `searchCacheMaxBytes must be a non-negative integer, got ${String(searchCacheMaxBytes)}`);
+  }
+  if (options.extensionDirectory !== undefined && (typeof options.extensionDirectory !== 'string' || options.extensionDirectory === '')) {
+    throw new LTMError('validation_error', 'extensionDirectory must be a non-empty path');
+  }
   return {
     uri,
     tableName,
@@ -142,6 +169,9 @@ export function resolveOptions(options: DuckDBLTMBackendOptions = {}): ResolvedO
     readOnly: options.readOnly ?? false,
     durability,
     cacheMaxBytes,
+    searchEngine,
+    searchCacheMaxBytes,
+    extensionDirectory: options.extensionDirectory ?? (process.env.LTM_EXTENSION_DIR || undefined),
   };
 }
 

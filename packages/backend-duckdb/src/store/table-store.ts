@@ -14,6 +14,7 @@ import { LTMError, toFailure } from '@ltm/core';
 import type { CommitBatch, DocRow, EntryRow, StorageFormat, TermRow } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { indexRowsOf } from '../search/searcher.js';
+import type { CommitListener } from '../search/searcher.js';
 import type { Durability, JournalRecord } from './journal.js';
 import { Journal } from './journal.js';
 import { ReadCache } from './read-cache.js';
@@ -85,6 +86,7 @@ export class TableStore {
   private applies = 0;
   private appliedOps = 0;
   private closed = false;
+  private readonly commitListeners = new Set<CommitListener>();
 
   private constructor(private readonly options: TableStoreOptions) {
     this.cache = new ReadCache(options.cacheBytes);
@@ -316,11 +318,13 @@ export class TableStore {
     try {
       await this.format.commit(batch);
     } catch (error) {
+      this.notifyCommit(null);
       const failure = toFailure(error);
       this.applyError = error instanceof LTMError ? error : new LTMError(failure.errorType, failure.error, { cause: error });
       this.failures += 1;
       return;
     }
+    this.notifyCommit(batch);
     this.applyError = null;
     this.failures = 0;
     this.applies += 1;
@@ -331,6 +335,24 @@ export class TableStore {
       if (this.memtable.get(key)?.seq !== pending.seq) continue;
       this.memtable.delete(key);
       if (pending.row) this.cache.set(pending.row);
+    }
+  }
+
+  /** Calls `listener` after every commit to the format (the search keeps its in-memory index with it). */
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /** `null`: a commit failed, with an unknown effect. A listener's failure never fails the commit. */
+  private notifyCommit(batch: CommitBatch | null): void {
+    for (const listener of this.commitListeners) {
+      try {
+        if (batch) listener.committed(batch);
+        else listener.failed();
+      } catch {
+        listener.failed();
+      }
     }
   }
 
@@ -411,6 +433,7 @@ export class TableStore {
         batch.docs?.push(index.doc);
       }
       await this.format.commit(batch);
+      this.notifyCommit(batch);
     }
   }
 }

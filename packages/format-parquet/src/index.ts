@@ -3,6 +3,12 @@ export type { CompactResult, ParquetFormatOptions, ParquetFormatStats, VacuumOpt
 export { DEFAULT_COMPACTION_POLICY } from './compaction.js';
 export type { CompactionPolicy } from './compaction.js';
 export { PARQUET_FORMAT_VERSION } from './log.js';
+export { openObjectStore } from './object-store/index.js';
+export type { ObjectStoreOptions } from './object-store/index.js';
 export { LocalObjectStore } from './object-store/local.js';
 export type { LocalObjectStoreOptions } from './object-store/local.js';
+export { S3ObjectStore } from './object-store/s3.js';
+export type { BucketLocation, S3ObjectStoreOptions } from './object-store/s3.js';
+export { AzureObjectStore } from './object-store/azure.js';
+export type { AzureObjectStoreOptions, ContainerLocation } from './object-store/azure.js';
 export type { ObjectInfo, ObjectStore } from './object-store/types.js';

@@ -34,7 +34,9 @@ import {
   seqOfKey,
   sourceId,
 } from './log.js';
-import { LocalObjectStore, TEMP_PREFIX } from './object-store/local.js';
+import type { ObjectStoreOptions } from './object-store/index.js';
+import { openObjectStore, storeKind } from './object-store/index.js';
+import { TEMP_PREFIX } from './object-store/local.js';
 import type { ObjectStore } from './object-store/types.js';
 import { writeCommitSegment, writeMergedSegment } from './segments.js';
 import type { ViewNames } from './sql.js';
@@ -58,11 +60,14 @@ import {
 } from './sql.js';
 import { LogState, emptyChange, type Change, type Step } from './state.js';
 
-export interface ParquetFormatOptions {
-  /** Where the files live; default: the local directory `<uri>/<tableName>`. */
+/**
+ * `s3`, `gcs`, `azure`: credentials and endpoints for the object store SDK of `s3://`, `gs://` and `az://`
+ * URIs (DuckDB reads the same store with the secrets and extensions of its engine); `fsync`: local disk only,
+ * fsync every file before a commit resolves (survives a power cut, not only a crash; default false).
+ */
+export interface ParquetFormatOptions extends ObjectStoreOptions {
+  /** Where the files live, instead of the store `uri` and the options above name: `<uri>/<tableName>/`. */
   objectStore?: ObjectStore;
-  /** Local disk: fsync every file before a commit resolves (survives a power cut, not only a crash). Default false. */
-  fsync?: boolean;
   /** A batch whose log record would be at most this many bytes is written inline in the record (one object write). Default 256 KiB. */
   inlineMaxBytes?: number;
   /** How often other writers' commits are picked up automatically; 0 leaves it to `refresh()`. Default 1000 ms. */
@@ -235,8 +240,15 @@ export class ParquetFormat implements StorageFormat<Engine> {
       );
     }
     quoteIdentifier(tableName);
-    const store = this.options.objectStore ?? localStore(uri, tableName, this.options.fsync ?? false);
-    checkLocation(store.location);
+    const kind = this.options.objectStore === undefined ? storeKind(uri) : 'local';
+    const store = this.options.objectStore ?? (await openObjectStore(uri, tableName, this.options));
+    try {
+      checkLocation(store.location);
+      if (kind !== 'local') await loadExtension(engine, kind === 'az' ? 'azure' : 'httpfs', uri);
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
     const catalogName = `ltm_parquet_${randomBytes(8).toString('hex')}`;
     const names: ViewNames = { catalog: quoteIdentifier(catalogName) };
     this.formatFile = await this.readFormatFile(store, readOnly);
@@ -951,14 +963,19 @@ class PublishError extends Error {
   }
 }
 
-function localStore(uri: string, tableName: string, fsync: boolean): ObjectStore {
-  if (CLOUD_URI.test(uri)) {
-    throw new LTMError('unsupported', `the Parquet format cannot open ${uri.slice(0, uri.indexOf(':'))}:// URIs without an objectStore yet`);
+/** The engine reads cloud URIs through DuckDB's httpfs or azure extension; load it now or say what is missing. */
+async function loadExtension(engine: Engine, extension: 'httpfs' | 'azure', uri: string): Promise<void> {
+  const [row] = await engine.query<{ loaded: boolean }>('SELECT loaded FROM duckdb_extensions() WHERE extension_name = $1', [extension]);
+  if (row?.loaded === true) return;
+  try {
+    await engine.run(`LOAD ${extension}`);
+  } catch (error) {
+    throw new LTMError(
+      'dependency_missing',
+      `reading ${uri.slice(0, uri.indexOf(':'))}:// needs DuckDB's ${extension} extension in the engine: provision it (tooling/extensions) and open the engine with config.extension_directory, or INSTALL ${extension}`,
+      { cause: error },
+    );
   }
-  if (uri === ':memory:' || uri.trim() === '') {
-    throw new LTMError('validation_error', "the Parquet format stores files in a directory: give a directory path or a cloud URI, not ':memory:'");
-  }
-  return new LocalObjectStore(join(resolve(uri), tableName), { fsync });
 }
 
 function rememberIn(history: Map<number, SegmentHistory>, seq: number, record: LogRecord): void {

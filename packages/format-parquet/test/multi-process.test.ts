@@ -1,76 +1,10 @@
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, expect, test } from 'vitest';
-import { openFormat } from './helpers.js';
+import { afterAll, test } from 'vitest';
+import { tempDirectory } from './helpers.js';
+import { checkConcurrentWriters } from './multi-writer.js';
 
-const WRITER = fileURLToPath(new URL('./fixtures/writer.mjs', import.meta.url));
-const directory = mkdtempSync(join(tmpdir(), 'ltm-parquet-multi-'));
-afterAll(() => rmSync(directory, { recursive: true, force: true }));
+const directory = tempDirectory('ltm-parquet-multi-');
+afterAll(() => directory.remove());
 
-interface Ack {
-  n: number;
-  seq: number;
-  puts: [string, string][];
-  deletes: string[];
-}
-
-function runWriter(dir: string, writer: number, commits: number, options: object): Promise<{ acks: Ack[]; stats: Record<string, unknown> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WRITER, dir, String(writer), String(commits), JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`writer ${writer} failed (exit ${code}): ${stderr.slice(-3000)}`));
-      const lines = stdout.trim().split('\n').map((line) => JSON.parse(line) as Ack & { done?: boolean; stats?: Record<string, unknown> });
-      const done = lines.find((line) => line.done);
-      resolve({ acks: lines.filter((line) => !line.done), stats: done?.stats ?? {} });
-    });
-  });
-}
-
-async function liveState(dir: string): Promise<Map<string, string>> {
-  const reader = await openFormat(dir, { readOnly: true });
-  try {
-    const rows = await reader.engine.query<{ key: string; value: string }>(`SELECT key, value::VARCHAR AS value FROM ${reader.format.relation('entries')}`);
-    return new Map(rows.map((row) => [row.key, row.value]));
-  } finally {
-    await reader.close();
-  }
-}
-
-test('4 processes committing concurrently (with racing compactions): every acknowledged write is visible, the shared key holds the last one in commit order, and every reader agrees', async () => {
-  const WRITERS = 4;
-  const COMMITS = 30;
-  const compaction = { flushInlineRecords: 4, maxSegments: 3 };
-  const variants = [{ compaction }, { compaction, inlineMaxBytes: 0 }, { compaction }, { compaction, inlineMaxBytes: 2048 }];
-  const results = await Promise.all(Array.from({ length: WRITERS }, (_, writer) => runWriter(directory, writer, COMMITS, variants[writer]!)));
-
-  const all = results.flatMap(({ acks }, writer) => acks.map((ack) => ({ ...ack, writer })));
-  expect(all).toHaveLength(WRITERS * COMMITS);
-  const seqs = all.map((ack) => ack.seq);
-  expect(new Set(seqs).size).toBe(seqs.length); // each commit has its own log number
-
-  // A writer's own keys: the effect of its acknowledged batches, in its order.
-  const expected = new Map<string, string | null>();
-  for (const { acks } of results) {
-    for (const ack of acks) {
-      for (const [key, value] of ack.puts) if (key !== 'shared') expected.set(key, value);
-      for (const key of ack.deletes) expected.set(key, null);
-    }
-  }
-  // The shared key: the value of the acknowledged commit latest in commit order.
-  const last = all.reduce((a, b) => (b.seq > a.seq ? b : a));
-  expected.set('shared', last.puts.find(([key]) => key === 'shared')![1]);
-
-  const first = await liveState(directory);
-  for (const [key, value] of expected) expect(first.get(key) ?? null, key).toBe(value);
-  expect([...first.keys()].sort()).toEqual([...expected].filter(([, value]) => value !== null).map(([key]) => key).sort());
-  // Fresh readers in other processes' shoes agree with each other.
-  for (let reader = 0; reader < 2; reader++) expect(await liveState(directory)).toEqual(first);
+test('4 processes committing concurrently on local disk (with racing compactions): every acknowledged write is visible, the shared key holds the last one in commit order, and every reader agrees', async () => {
+  await checkConcurrentWriters(directory.path, 4, 30);
 }, 300_000);

@@ -4,6 +4,14 @@ export type { EngineConnection } from './connection.js';
 export type { PoolStats } from './pool.js';
 export type { SqlValue } from './values.js';
 export { quoteIdentifier } from './identifiers.js';
-export { classifyDuckDBError, duckDBErrorType, redactCredentials } from './errors.js';
-export type { ErrorContext } from './errors.js';
+export {
+  EngineError,
+  classifyDuckDBError,
+  duckDBErrorType,
+  failureOrigin,
+  isInfrastructureFailure,
+  isTransientFailure,
+  redactCredentials,
+} from './errors.js';
+export type { ErrorContext, FailureOrigin } from './errors.js';
 export { resolveDatabasePath } from './instances.js';

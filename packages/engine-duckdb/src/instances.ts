@@ -60,7 +60,8 @@ export function resolveDatabasePath(path: string): string {
     const scheme = path.slice(0, path.indexOf(':'));
     throw new LTMError(
       'unsupported',
-      `opening a database on ${scheme}:// is not implemented yet (read-only cloud ATTACH comes with the cloud work); use a local path`,
+      `an engine opens ':memory:' or a local file, not ${scheme}://: open it on ':memory:' and attach the remote database ` +
+        'read-only with engine.attachRemote(uri) (format-native does this for a .duckdb URI)',
     );
   }
   return canonicalPath(path);

@@ -48,3 +48,8 @@ export function redactCredentials(message: string): string {
   }
   return text;
 }
+
+/** A URI fit for messages and stats: no `user:password@`, no credential-bearing query parameters. */
+export function displayUri(uri: string): string {
+  return redactCredentials(uri.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/@]*@/, '$1'));
+}

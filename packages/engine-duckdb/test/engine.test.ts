@@ -66,7 +66,7 @@ describe('DuckDBQueryEngine.open', () => {
 
     const cloud = await ltmError(DuckDBQueryEngine.open({ path: 's3://bucket/ltm.duckdb' }));
     expect(cloud.errorType).toBe('unsupported');
-    expect(cloud.message).toContain('use a local path');
+    expect(cloud.message).toContain('engine.attachRemote(uri)');
 
     const option = await ltmError(DuckDBQueryEngine.open({ config: { no_such_option: '1' } }));
     expect(option.errorType).toBe('validation_error');

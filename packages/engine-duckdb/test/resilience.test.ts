@@ -36,7 +36,7 @@ describe('CircuitBreaker', () => {
     expect(transitions).toEqual([{ from: 'closed', to: 'open', reason: expect.stringContaining('3 infrastructure failures within 1000 ms') }]);
 
     let called = false;
-    const rejected = await breaker.execute(async () => (called = true)).catch((e: unknown) => e as LTMError);
+    const rejected = (await breaker.execute(async () => (called = true)).catch((e: unknown) => e)) as LTMError;
     expect(called).toBe(false);
     expect(rejected).toMatchObject({ errorType: 'circuit_open', retryable: true });
     expect(rejected.message).toContain('the next probe may pass in 500 ms');

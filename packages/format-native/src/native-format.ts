@@ -8,10 +8,13 @@ import {
   type StorageFormat,
 } from '@ltm/core';
 import {
+  displayUri,
+  isRemoteUri,
   quoteIdentifier,
   resolveDatabasePath,
   type DuckDBQueryEngine,
   type EngineConnection,
+  type RemoteFile,
   type SqlValue,
 } from '@ltm/engine-duckdb';
 
@@ -19,7 +22,6 @@ import {
 export const NATIVE_FORMAT_VERSION = 1;
 
 const FORMAT_NAME = 'native';
-const CLOUD_URI = /^(s3|s3a|gs|gcs|az|azure|abfss|r2|https?):\/\//i;
 
 /**
  * Deletes by key bind IN lists of up to 32 keys: DuckDB answers a short IN list from the ART indexes
@@ -45,7 +47,7 @@ const stagedConnections = new WeakSet<object>();
 /** Epoch milliseconds (a bound BIGINT or a staged column) → TIMESTAMP holding that UTC instant. */
 const timestamp = (sql: string) => `make_timestamp(${sql} * 1000)`;
 
-/** Table names: `*Name` plain (for the appender), the others quoted for SQL. */
+/** Table names: `*Name` plain (for the appender), the others quoted (and catalog-qualified when remote) for SQL. */
 interface Tables {
   entries: string;
   terms: string;
@@ -82,6 +84,8 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
   private relations: Record<RelationName, string> | undefined;
   private writable = false;
   private persistent = false;
+  /** A database file on object storage, attached read-only under `alias`. */
+  private remote: { alias: string; file: RemoteFile } | undefined;
   private closed = false;
   private opening = false;
   /** Commits and expiry sweeps run one at a time, so they land in call order and never conflict. */
@@ -105,12 +109,9 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
 
   private async openTables(context: FormatContext<DuckDBQueryEngine>): Promise<void> {
     const { engine, uri, tableName } = context;
-    if (CLOUD_URI.test(uri)) {
-      const scheme = uri.slice(0, uri.indexOf(':'));
-      throw new LTMError(
-        'unsupported',
-        `opening a .duckdb file on ${scheme}:// is not implemented yet (read-only cloud ATTACH comes with the cloud work); use a local path`,
-      );
+    if (isRemoteUri(uri)) {
+      await this.openRemote(context);
+      return;
     }
     if (resolveDatabasePath(uri) !== engine.path) {
       throw new LTMError(
@@ -118,16 +119,10 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
         `the native format stores data in the engine's own database: open the engine on "${uri}" (it is open on "${engine.path}")`,
       );
     }
-    const tables: Tables = {
-      entries: quoteIdentifier(tableName),
-      terms: quoteIdentifier(`${tableName}__terms`),
-      docs: quoteIdentifier(`${tableName}__docs`),
-      termsName: `${tableName}__terms`,
-      docsName: `${tableName}__docs`,
-    };
+    const tables = tableNames(tableName, null);
     const readOnly = context.readOnly || engine.readOnly;
     if (readOnly) {
-      this.relations = await readOnlyRelations(engine, tableName, tables);
+      this.relations = await readOnlyRelations(engine, tableName, tables, null);
     } else {
       await engine.transaction((connection) => createOrUpgrade(connection, tableName, tables));
       this.relations = { entries: tables.entries, terms: tables.terms, docs: tables.docs };
@@ -138,6 +133,26 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
     this.persistent = uri !== ':memory:';
   }
 
+  /**
+   * DuckDB reads a database file on object storage in place (block by block, through httpfs or azure) but
+   * cannot write one: the store opens read-only whatever `readOnly` says, and writes answer `read_only`.
+   */
+  private async openRemote(context: FormatContext<DuckDBQueryEngine>): Promise<void> {
+    const { engine, uri, tableName } = context;
+    const attachment = await engine.attachRemote(uri);
+    try {
+      const tables = tableNames(tableName, attachment.alias);
+      this.relations = await readOnlyRelations(engine, tableName, tables, attachment.alias);
+      this.tables = tables;
+    } catch (error) {
+      await engine.detachRemote(attachment.alias).catch(() => undefined);
+      throw error;
+    }
+    this.remote = { alias: attachment.alias, file: attachment.file };
+    this.context = context;
+    this.writable = false;
+    this.persistent = true;
+  }
   relation(name: RelationName): string {
     const relation = this.opened().relations[name];
     if (relation === undefined) throw new LTMError('validation_error', `unknown relation ${JSON.stringify(name)}`);
@@ -168,10 +183,34 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
     });
   }
 
-  /** One writer per file: there is never anything new to see. */
+  /**
+   * A local file has one writer (this process): there is never anything new to see. A file on object
+   * storage may be replaced by a new upload: when its size or modification time changed, the new
+   * version is attached and the old one detached, and this resolves `true`.
+   */
   async refresh(): Promise<boolean> {
-    this.opened();
-    return false;
+    const { context } = this.opened();
+    const remote = this.remote;
+    if (remote === undefined) return false;
+    const { engine, uri, tableName } = context;
+    const now = await engine.statRemote(uri);
+    if (now === undefined) {
+      throw new LTMError('connection_error', `${displayUri(uri)} no longer exists: it was deleted while the store was open`, { retryable: false });
+    }
+    if (now.size === remote.file.size && now.lastModified === remote.file.lastModified) return false;
+    const attachment = await engine.attachRemote(uri);
+    try {
+      const tables = tableNames(tableName, attachment.alias);
+      this.relations = await readOnlyRelations(engine, tableName, tables, attachment.alias);
+      this.tables = tables;
+    } catch (error) {
+      await engine.detachRemote(attachment.alias).catch(() => undefined);
+      throw error;
+    }
+    this.remote = { alias: attachment.alias, file: attachment.file };
+    // A statement still reading the old version keeps it until it finishes; detaching is best effort.
+    await engine.detachRemote(remote.alias).catch(() => undefined);
+    return true;
   }
 
   removeExpired(now: number): Promise<number> {
@@ -203,6 +242,7 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
     }
     this.closed = true;
     await this.writes;
+    if (this.remote !== undefined) await this.context.engine.detachRemote(this.remote.alias).catch(() => undefined);
     if (this.writable && this.persistent) await this.context.engine.run('CHECKPOINT');
   }
 
@@ -221,7 +261,10 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
       if (!this.writable) {
         throw new LTMError(
           'read_only',
-          `the store "${context.tableName}" in "${context.uri}" is open read-only: open it without readOnly to write`,
+          this.remote !== undefined
+            ? `the store "${context.tableName}" in ${displayUri(context.uri)} is read-only: DuckDB cannot write a database file on ` +
+                "object storage. To write there, use format: 'parquet' with a directory URI (e.g. s3://bucket/memory/)"
+            : `the store "${context.tableName}" in "${context.uri}" is open read-only: open it without readOnly to write`,
         );
       }
       return work(context.engine, tables);
@@ -234,6 +277,18 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
 
 export function createNativeFormat(): NativeFormat {
   return new NativeFormat();
+}
+
+/** The store's tables, qualified with `catalog` (an attached remote database) when given. */
+function tableNames(tableName: string, catalog: string | null): Tables {
+  const prefix = catalog === null ? '' : `${quoteIdentifier(catalog)}.main.`;
+  return {
+    entries: prefix + quoteIdentifier(tableName),
+    terms: prefix + quoteIdentifier(`${tableName}__terms`),
+    docs: prefix + quoteIdentifier(`${tableName}__docs`),
+    termsName: `${tableName}__terms`,
+    docsName: `${tableName}__docs`,
+  };
 }
 
 function checkTimestamps(put: EntryRow): void {
@@ -302,11 +357,14 @@ interface ColumnRow {
   column_name: string;
 }
 
-async function inspect(connection: EngineConnection | DuckDBQueryEngine, tableName: string): Promise<Layout> {
+/** `null`: the engine's own database. */
+type Catalog = string | null;
+
+async function inspect(connection: EngineConnection | DuckDBQueryEngine, tableName: string, catalog: Catalog = null): Promise<Layout> {
   const rows = await connection.query<ColumnRow>(
     `SELECT table_name, column_name FROM information_schema.columns
-      WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name IN ($1, $2, $3)`,
-    [tableName, `${tableName}__terms`, `${tableName}__docs`],
+      WHERE table_catalog = coalesce($4, current_database()) AND table_schema = 'main' AND table_name IN ($1, $2, $3)`,
+    [tableName, `${tableName}__terms`, `${tableName}__docs`, catalog],
   );
   const columns = (table: string) => rows.filter((row) => row.table_name === table).map((row) => row.column_name);
   const entryColumns = columns(tableName);
@@ -326,15 +384,16 @@ interface VersionRow {
 async function recordedVersion(
   connection: EngineConnection | DuckDBQueryEngine,
   tableName: string,
+  catalog: Catalog = null,
 ): Promise<VersionRow | undefined> {
   const [exists] = await connection.query<{ n: number }>(
     `SELECT count(*) AS n FROM information_schema.tables
-      WHERE table_catalog = current_database() AND table_schema = 'main' AND table_name = 'ltm_format'`,
+      WHERE table_catalog = coalesce($1, current_database()) AND table_schema = 'main' AND table_name = 'ltm_format'`,
+    [catalog],
   );
   if (exists?.n === 0) return undefined;
-  const [row] = await connection.query<VersionRow>('SELECT format, version FROM ltm_format WHERE table_name = $1', [
-    tableName,
-  ]);
+  const versions = catalog === null ? 'ltm_format' : `${quoteIdentifier(catalog)}.main.ltm_format`;
+  const [row] = await connection.query<VersionRow>(`SELECT format, version FROM ${versions} WHERE table_name = $1`, [tableName]);
   return row;
 }
 
@@ -392,9 +451,10 @@ async function readOnlyRelations(
   engine: DuckDBQueryEngine,
   tableName: string,
   tables: Tables,
+  catalog: Catalog,
 ): Promise<Record<RelationName, string>> {
-  checkVersion(tableName, await recordedVersion(engine, tableName));
-  const layout = await inspect(engine, tableName);
+  checkVersion(tableName, await recordedVersion(engine, tableName, catalog));
+  const layout = await inspect(engine, tableName, catalog);
   let entries = EMPTY_RELATIONS.entries;
   if (layout.entries) {
     entries = layout.expiresAt

@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -69,13 +70,22 @@ describe('open', () => {
     await engine.close();
   });
 
-  it('refuses a cloud URI honestly, an engine on another database, and a bad table name', async () => {
-    const engine = await DuckDBQueryEngine.open();
-    for (const uri of ['s3://bucket/ltm.duckdb', 'gs://bucket/ltm.duckdb', 'az://container/ltm.duckdb', 'https://host/ltm.duckdb']) {
+  it('refuses a cloud URI it cannot read with the missing extension and its fix, an engine on another database, and a bad table name', async () => {
+    const noExtensions = mkdtempSync(join(tmpdir(), 'ltm-no-extensions-'));
+    const engine = await DuckDBQueryEngine.open({ extensionDirectory: noExtensions });
+    for (const [uri, extension] of [
+      ['s3://bucket/ltm.duckdb', 'httpfs'],
+      ['gs://bucket/ltm.duckdb', 'httpfs'],
+      ['az://container/ltm.duckdb', 'azure'],
+      ['https://host/ltm.duckdb', 'httpfs'],
+    ] as const) {
       const error = await ltmError(new NativeFormat().open({ engine, uri, tableName: 'ltm_store', readOnly: true }));
-      expect(error.errorType).toBe('unsupported');
-      expect(error.message).toMatch(/^opening a \.duckdb file on \w+:\/\/ is not implemented yet \(read-only cloud ATTACH comes with the cloud work\); use a local path$/);
+      expect(error.errorType).toBe('dependency_missing');
+      expect(error.message).toContain(`DuckDB's ${extension} extension, needed for ${uri.split(':')[0]}:// locations, cannot be loaded from ${noExtensions}`);
+      expect(error.message).toContain('ltm extensions install');
     }
+    const abfss = await ltmError(new NativeFormat().open({ engine, uri: 'abfss://c@a.dfs.core.windows.net/x.duckdb', tableName: 'ltm_store', readOnly: true }));
+    expect(abfss.errorType).toBe('unsupported');
     const elsewhere = await ltmError(new NativeFormat().open({ engine, uri: freshFile(), tableName: 'ltm_store', readOnly: false }));
     expect(elsewhere.errorType).toBe('validation_error');
     expect(elsewhere.message).toContain('open the engine on');

@@ -42,7 +42,7 @@ import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
 import { SqlParams } from './filter-sql.js';
 import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
-import { isCloudUri, resolveOptions, selectFormatName } from './options.js';
+import { cloudEngineOptions, isCloudUri, resolveOptions, selectFormatName } from './options.js';
 import { Searcher } from './search/searcher.js';
 import { liveCondition } from './sql.js';
 import type { WriteOp } from './store/table-store.js';
@@ -99,6 +99,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     const shared = options.queryEngine;
     const local = !isCloudUri(resolved.uri);
     const memory = resolved.uri === ':memory:';
+    const cloud = cloudEngineOptions(options, shared !== undefined);
     const engine =
       shared ??
       (await DuckDBQueryEngine.open({
@@ -107,6 +108,8 @@ export class DuckDBLTMBackend implements LTMBackend {
         readOnly: resolved.readOnly && local && !memory,
         ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
         ...(options.acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs: options.acquireTimeoutMs }),
+        ...(resolved.extensionDirectory === undefined ? {} : { extensionDirectory: resolved.extensionDirectory }),
+        ...cloud,
       }));
     const key = engine.path === ':memory:' ? null : `${engine.path}\u0000${resolved.tableName}`;
     const existing = key === null ? undefined : openTables.get(key);

@@ -1,6 +1,6 @@
-import { LTMError, DEFAULT_MAX_VALUE_BYTES } from '@ltm/core';
+import { LTMError, DEFAULT_MAX_VALUE_BYTES, validateCommonOptions } from '@ltm/core';
 import type { StorageFormat } from '@ltm/core';
-import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import type { CloudCredentialOptions, DuckDBQueryEngine, DuckDBQueryEngineOptions } from '@ltm/engine-duckdb';
 import type { SearchEngineName } from './search/searcher.js';
 import type { Durability } from './store/journal.js';
 
@@ -46,7 +46,8 @@ export interface DuckDBLTMBackendOptions {
    * (default 256 MiB; about 14 bytes per posting). Past it, or with 0, searches run SQL over the index tables.
    */
   searchCacheMaxBytes?: number;
-  // Cloud settings, accepted from `settings.ltm` now and used by the cloud support (see the README).
+  // Cloud settings: credentials not given here are read from the environment (AWS_*, GCS_*, AZURE_STORAGE_*);
+  // they go to the engine the backend opens (with queryEngine, give them to DuckDBQueryEngine.open instead).
   s3Region?: string;
   s3Endpoint?: string;
   s3AccessKeyId?: string;
@@ -56,10 +57,16 @@ export interface DuckDBLTMBackendOptions {
   s3UseSsl?: boolean;
   gcsAccessKeyId?: string;
   gcsSecretAccessKey?: string;
+  /** Another endpoint speaking GCS's S3-interop API (an emulator): `http://host:port`. */
+  gcsEndpoint?: string;
+  /** The region GCS requests are signed for (real GCS ignores it; an S3 emulator may insist on its own). */
+  gcsRegion?: string;
   azureConnectionString?: string;
   azureAccountName?: string;
   azureAccountKey?: string;
   extensionDirectory?: string;
+  /** Let the engine download a missing DuckDB extension (default false: run `ltm extensions install` instead). */
+  allowExtensionInstall?: boolean;
 }
 
 /** Every option `createLTMBackend('duckdb', options)` and `settings.ltm` accept (camelCase). */
@@ -86,10 +93,13 @@ export const DUCKDB_OPTION_KEYS = [
   's3UseSsl',
   'gcsAccessKeyId',
   'gcsSecretAccessKey',
+  'gcsEndpoint',
+  'gcsRegion',
   'azureConnectionString',
   'azureAccountName',
   'azureAccountKey',
   'extensionDirectory',
+  'allowExtensionInstall',
 ] as const satisfies readonly (keyof DuckDBLTMBackendOptions)[];
 
 export interface ResolvedOptions {
@@ -180,4 +190,80 @@ export function selectFormatName(uri: string, requested: FormatName): 'native' |
   if (requested !== 'auto') return requested;
   if (uri === ':memory:' || /\.(duckdb|db)$/i.test(uri)) return 'native';
   return 'parquet';
+}
+
+const CLOUD_KEYS = [
+  's3Region',
+  's3Endpoint',
+  's3AccessKeyId',
+  's3SecretAccessKey',
+  's3SessionToken',
+  's3UrlStyle',
+  's3UseSsl',
+  'gcsAccessKeyId',
+  'gcsSecretAccessKey',
+  'gcsEndpoint',
+  'gcsRegion',
+  'azureConnectionString',
+  'azureAccountName',
+  'azureAccountKey',
+  'allowExtensionInstall',
+] as const satisfies readonly (keyof DuckDBLTMBackendOptions)[];
+
+type CloudEngineOptions = Pick<DuckDBQueryEngineOptions, 'credentials' | 'allowExtensionInstall'>;
+
+/**
+ * The cloud settings of `options` as engine options (credentials, extension install), for the engine the
+ * backend opens. A shared `queryEngine` already has its own: giving them here too is a `validation_error`
+ * rather than settings that silently do nothing.
+ */
+export function cloudEngineOptions(options: DuckDBLTMBackendOptions, sharedEngine: boolean): CloudEngineOptions {
+  const given = CLOUD_KEYS.filter((key) => options[key] !== undefined);
+  if (given.length === 0) return {};
+  if (sharedEngine) {
+    throw new LTMError(
+      'validation_error',
+      `${given.join(', ')} cannot be combined with queryEngine: pass credentials (and allowExtensionInstall) to DuckDBQueryEngine.open()`,
+    );
+  }
+  validateCommonOptions(Object.fromEntries(given.map((key) => [key, options[key]])));
+  for (const key of ['gcsEndpoint', 'gcsRegion'] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== 'string' || value === '')) throw new LTMError('validation_error', `${key} must be a non-empty string`);
+  }
+  if (options.allowExtensionInstall !== undefined && typeof options.allowExtensionInstall !== 'boolean') {
+    throw new LTMError('validation_error', 'allowExtensionInstall must be true or false');
+  }
+  const pick = <T extends object>(entries: [keyof T, unknown][]): T | undefined => {
+    const present = entries.filter(([, value]) => value !== undefined);
+    return present.length === 0 ? undefined : (Object.fromEntries(present) as T);
+  };
+  const credentials: CloudCredentialOptions = {};
+  const s3 = pick<NonNullable<CloudCredentialOptions['s3']>>([
+    ['accessKeyId', options.s3AccessKeyId],
+    ['secretAccessKey', options.s3SecretAccessKey],
+    ['sessionToken', options.s3SessionToken],
+    ['region', options.s3Region],
+    ['endpoint', options.s3Endpoint],
+    ['urlStyle', options.s3UrlStyle],
+    ['useSsl', options.s3UseSsl],
+  ]);
+  const gcs = pick<NonNullable<CloudCredentialOptions['gcs']>>([
+    ['accessKeyId', options.gcsAccessKeyId],
+    ['secretAccessKey', options.gcsSecretAccessKey],
+    ['endpoint', options.gcsEndpoint],
+    ['region', options.gcsRegion],
+  ]);
+  const azure = pick<NonNullable<CloudCredentialOptions['azure']>>([
+    ['connectionString', options.azureConnectionString],
+    ['accountName', options.azureAccountName],
+    ['accountKey', options.azureAccountKey],
+  ]);
+  if (s3) credentials.s3 = s3;
+  if (gcs) credentials.gcs = gcs;
+  if (azure) credentials.azure = azure;
+  return {
+    ...(s3 || gcs || azure ? { credentials } : {}),
+    ...(options.allowExtensionInstall === undefined ? {} : { allowExtensionInstall: options.allowExtensionInstall }),
+  };
 }

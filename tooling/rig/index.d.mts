@@ -43,6 +43,10 @@ export interface Rig {
   services: RigService[];
   /** Idempotent: kills every process group and removes the data directories. */
   stop(): Promise<void>;
+  /** Kills one service as an outage would (connections are refused), keeping its data, port and credentials. */
+  stopService(kind: 's3' | 'azure'): Promise<void>;
+  /** Starts a service stopped by `stopService` again, on the same port with the same data and credentials. */
+  startService(kind: 's3' | 'azure'): Promise<void>;
 }
 
 export interface StartRigOptions {

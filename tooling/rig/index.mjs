@@ -33,6 +33,19 @@ export async function startRig({ s3 = true, azure = true, env = process.env, log
     async stop() {
       await Promise.all(services.splice(0).map((s) => s.stop()));
     },
+    /** Kills one service (`s3` or `azure`) as an outage would, keeping its data, port and credentials. */
+    async stopService(kind) {
+      await serviceOf(kind).halt();
+    },
+    /** Starts a service stopped by `stopService` again on the same port, data and credentials. */
+    async startService(kind) {
+      await serviceOf(kind).resume();
+    },
+  };
+  const serviceOf = (kind) => {
+    const service = services.find((s) => s.kind === kind);
+    if (!service) throw new Error(`this rig has no ${kind} service (it has ${services.map((s) => s.kind).join(', ') || 'none'})`);
+    return service;
   };
   const starting = [
     s3 && startWithRetries(() => startVersitygw(installed.versitygw, env)),
@@ -264,63 +277,86 @@ const WATCHDOG = [
 
 async function launch({ kind, info, name, command, args, env, dataDir, ready }) {
   const logPath = join(dataDir, 'service.log');
-  const logFd = openSync(logPath, 'a');
-  let child;
-  try {
-    child = spawn('/bin/sh', ['-c', WATCHDOG, 'ltm-rig', String(process.pid), dataDir, command, ...args], {
-      detached: true, // its own process group, so stop() reaches the service and the watchdog together
-      stdio: ['ignore', logFd, logFd],
-      env,
+  // One run of the process: its pid, and a promise (with `exit`) that settles when it exits.
+  const spawnOnce = () => {
+    const logFd = openSync(logPath, 'a');
+    let child;
+    try {
+      child = spawn('/bin/sh', ['-c', WATCHDOG, 'ltm-rig', String(process.pid), dataDir, command, ...args], {
+        detached: true, // its own process group, so stop() reaches the service and the watchdog together
+        stdio: ['ignore', logFd, logFd],
+        env,
+      });
+    } finally {
+      closeSync(logFd);
+    }
+    // A rig is stopped explicitly; holding the event loop open for it would turn a forgotten stop() into a hang.
+    child.unref();
+    const run = { pid: child.pid, exit: null };
+    run.exited = new Promise((resolveExit) => {
+      child.on('exit', (code, signal) => {
+        run.exit = signal ?? `exit ${code}`;
+        resolveExit();
+      });
+      child.on('error', (err) => {
+        run.exit = err.message;
+        resolveExit();
+      });
     });
-  } finally {
-    closeSync(logFd);
-  }
-  // A rig is stopped explicitly; holding the event loop open for it would turn a forgotten stop() into a hang.
-  child.unref();
+    return run;
+  };
 
-  let exit = null;
-  const exited = new Promise((resolveExit) => {
-    child.on('exit', (code, signal) => {
-      exit = signal ?? `exit ${code}`;
-      resolveExit();
-    });
-    child.on('error', (err) => {
-      exit = err.message;
-      resolveExit();
-    });
-  });
-
+  let run = spawnOnce();
   const service = {
     kind,
     info,
     name,
-    pid: child.pid,
+    pid: run.pid,
     dataDir,
     stopped: false,
+    halted: false,
     async stop() {
       if (service.stopped) return;
       service.stopped = true;
-      await killGroup(child.pid, exited);
+      if (!service.halted) await killGroup(run.pid, run.exited);
       if (!env.LTM_RIG_KEEP) await rm(dataDir, { recursive: true, force: true });
+    },
+    async halt() {
+      if (service.stopped || service.halted) return;
+      service.halted = true;
+      await killGroup(run.pid, run.exited);
+    },
+    async resume() {
+      if (service.stopped) throw new Error(`${name} was stopped for good (rig.stop()); start a new rig`);
+      if (!service.halted) return;
+      run = spawnOnce();
+      service.pid = run.pid;
+      service.halted = false;
+      await waitReady();
     },
   };
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (exit !== null) {
-      await service.stop();
-      const err = new Error(`${name} exited before it was ready (${exit}):\n${logTail(logPath)}`);
-      err.exitedEarly = true;
-      throw err;
+  const waitReady = async () => {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      if (run.exit !== null) {
+        const tail = logTail(logPath);
+        await service.stop();
+        const err = new Error(`${name} exited before it was ready (${run.exit}):\n${tail}`);
+        err.exitedEarly = true;
+        throw err;
+      }
+      if (await ready()) return;
+      if (Date.now() > deadline) {
+        const tail = logTail(logPath);
+        await service.stop();
+        throw new Error(`${name} did not answer within ${READY_TIMEOUT_MS / 1000} s:\n${tail}`);
+      }
+      await sleep(100);
     }
-    if (await ready()) return service;
-    if (Date.now() > deadline) {
-      const tail = logTail(logPath);
-      await service.stop();
-      throw new Error(`${name} did not answer within ${READY_TIMEOUT_MS / 1000} s:\n${tail}`);
-    }
-    await sleep(100);
-  }
+  };
+  await waitReady();
+  return service;
 }
 
 // The whole group: the shell, its watchdog and the service (which outlives the shell when only it is hit).

@@ -181,6 +181,26 @@ describe('stopping', () => {
     for (const s of services) expect(existsSync(s.dataDir)).toBe(false);
   }, INSTALL_TIMEOUT_MS);
 
+  it('stopService() is an outage (connections refused, data kept); startService() brings the service back on the same port', async () => {
+    const rig = await startRig();
+    try {
+      const bucket = await rig.s3.createBucket();
+      const container = await rig.azure.createContainer();
+      const before = rig.services.map((s) => s.pid);
+      for (const kind of ['s3', 'azure']) await rig.stopService(kind);
+      await expectGroupsGone(before);
+      for (const url of [rig.s3.endpoint, rig.azure.blobEndpoint]) expect(await refusesConnections(url)).toBe(true);
+      for (const kind of ['s3', 'azure']) await rig.startService(kind);
+      expect(rig.services.map((s) => s.pid)).not.toEqual(before);
+      const s3 = new S3Client(rig.s3.clientConfig);
+      await s3.send(new HeadBucketCommand({ Bucket: bucket }));
+      s3.destroy();
+      expect(await BlobServiceClient.fromConnectionString(rig.azure.connectionString).getContainerClient(container).exists()).toBe(true);
+    } finally {
+      await rig.stop();
+    }
+  }, INSTALL_TIMEOUT_MS);
+
   it('a process killed without calling stop() leaves no emulator and no data behind', async () => {
     const index = fileURLToPath(new URL('./index.mjs', import.meta.url));
     const script =

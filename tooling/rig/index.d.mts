@@ -17,6 +17,8 @@ export interface RigS3 {
   };
   /** Creates a bucket (a fresh random name when none is given) and resolves to its name. */
   createBucket(name?: string): Promise<string>;
+  /** Writes an object (bytes or text) with the rig's credentials. */
+  putObject(bucket: string, key: string, body: Uint8Array | string): Promise<void>;
 }
 
 export interface RigAzure {
@@ -28,6 +30,8 @@ export interface RigAzure {
   version: string;
   /** Creates a container (a fresh random name when none is given) and resolves to its name. */
   createContainer(name?: string): Promise<string>;
+  /** Writes a block blob (bytes or text) with the rig's credentials. */
+  putBlob(container: string, name: string, body: Uint8Array | string): Promise<void>;
 }
 
 export interface RigService {

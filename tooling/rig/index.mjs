@@ -136,6 +136,16 @@ function s3Info({ endpoint, region, accessKeyId, secretAccessKey, version }) {
       }
       return name;
     },
+    /** Writes an object (bytes or text) with the rig's credentials. */
+    async putObject(bucket, key, body) {
+      const { S3Client, PutObjectCommand } = await import('@aws-sdk/client-s3');
+      const client = new S3Client(clientConfig);
+      try {
+        await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
+      } finally {
+        client.destroy();
+      }
+    },
   };
 }
 
@@ -154,6 +164,12 @@ function azureInfo({ blobEndpoint, accountName, accountKey, version }) {
       const { BlobServiceClient } = await import('@azure/storage-blob');
       await BlobServiceClient.fromConnectionString(connectionString).getContainerClient(name).create();
       return name;
+    },
+    /** Writes a block blob (bytes or text) with the rig's credentials. */
+    async putBlob(container, name, body) {
+      const { BlobServiceClient } = await import('@azure/storage-blob');
+      const data = typeof body === 'string' ? Buffer.from(body) : body;
+      await BlobServiceClient.fromConnectionString(connectionString).getContainerClient(container).getBlockBlobClient(name).uploadData(data);
     },
   };
 }

@@ -137,9 +137,10 @@ export class FtsExtensionEngine {
        FROM ${this.relation('entries')} AS e WHERE ${liveCondition('e', '$1')}`,
       [now],
     );
-    await this.inDatabase(database, main, (connection) =>
-      connection.run(`PRAGMA create_fts_index('docs_${id}', 'key', 'value_text', 'metadata_text')`),
-    );
+    // The pragma expands to several statements, which a prepared statement cannot hold.
+    await this.inDatabase(database, main, async (connection) => {
+      await connection.raw.run(`PRAGMA create_fts_index('docs_${id}', 'key', 'value_text', 'metadata_text')`);
+    });
     const generation: Generation = { id, fingerprint, readers: 0, retired: false };
     const previous = this.current;
     this.current = generation;

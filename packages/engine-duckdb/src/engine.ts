@@ -39,6 +39,8 @@ export interface DuckDBQueryEngineOptions {
   allowExtensionInstall?: boolean;
   /** Extension repository (a mirror) for those downloads; default DuckDB's own. */
   extensionRepository?: string;
+  /** Bound on one such download (default 30 000 ms); it runs in a child process killed after it. */
+  extensionInstallTimeoutMs?: number;
   /** Bound on one HTTP request of DuckDB's httpfs (S3, GCS, HTTP), in whole seconds (default 30 000 ms). */
   httpTimeoutMs?: number;
 
@@ -120,7 +122,7 @@ interface RemoteSettings {
   credentials: CloudCredentialOptions;
   env: Environment;
   httpTimeoutMs: number;
-  extensions: { directory?: string; allowInstall: boolean; repository?: string };
+  extensions: { directory?: string; allowInstall: boolean; repository?: string; installTimeoutMs: number };
 }
 
 /**
@@ -157,6 +159,7 @@ export class DuckDBQueryEngine {
     this.extensionManager = new ExtensionManager(
       {
         allowInstall: settings.extensions.allowInstall,
+        installTimeoutMs: settings.extensions.installTimeoutMs,
         ...(settings.extensions.directory === undefined ? {} : { directory: settings.extensions.directory }),
         ...(settings.extensions.repository === undefined ? {} : { repository: settings.extensions.repository }),
       },
@@ -212,6 +215,7 @@ export class DuckDBQueryEngine {
       httpTimeoutMs: positiveInteger('httpTimeoutMs', options.httpTimeoutMs, 30_000, 1),
       extensions: {
         allowInstall,
+        installTimeoutMs: positiveInteger('extensionInstallTimeoutMs', options.extensionInstallTimeoutMs, 30_000, 1),
         ...(directory === undefined ? {} : { directory }),
         ...(repository === undefined ? {} : { repository }),
       },

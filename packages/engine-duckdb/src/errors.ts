@@ -148,6 +148,8 @@ const REASON_PHRASES: Readonly<Record<string, FailureOrigin>> = {
 
 const EXTENSION_NOT_FOUND = /^IO Error: Extension "([^"]*)" not found/;
 const EXTENSION_SIGNATURE = /signature is either missing or invalid|doesn't have a valid signature/;
+// A binary for another platform or DuckDB version: `Failed to load 'fts', The file was built for the platform ...`.
+const EXTENSION_MISMATCH = /^Invalid Input Error: Failed to load '\w+', The file was built for/;
 const EXISTS_IN_EXTENSION = /is not in the catalog, but it exists in the (\w+) extension/;
 
 const HINTS: Readonly<Partial<Record<FailureOrigin, string>>> = {
@@ -295,6 +297,7 @@ export function classifyDuckDBError(error: unknown, context: ErrorContext = {}):
     type === 'missing extension' ||
     EXTENSION_NOT_FOUND.test(message) ||
     EXTENSION_SIGNATURE.test(message) ||
+    EXTENSION_MISMATCH.test(message) ||
     (type === 'catalog' && EXISTS_IN_EXTENSION.test(message))
   ) {
     return make(message, error, { origin: 'dependency' });

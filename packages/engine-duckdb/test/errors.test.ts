@@ -60,6 +60,8 @@ describe('classifyDuckDBError', () => {
     ['IO Error: Extension "/x/v1.5.5/linux_amd64/httpfs.duckdb_extension" not found.\nExtension "httpfs" is an existing extension.', 'dependency_missing', false],
     ['Catalog Error: Setting with name "http_timeout" is not in the catalog, but it exists in the httpfs extension.', 'dependency_missing', false],
     ["IO Error: Attempting to install an extension file that doesn't have a valid signature, see https://duckdb.org/docs", 'dependency_missing', false],
+    ['IO Error: Extension "/x/fts.duckdb_extension" could not be loaded because its signature is either missing or invalid and unsigned extensions are disabled by configuration (allow_unsigned_extensions)', 'dependency_missing', false],
+    ["Invalid Input Error: Failed to load 'fts', The file was built for the platform 'osx_arm64', but we can only load extensions built for platform 'linux_amd64'.", 'dependency_missing', false],
     ['Invalid Configuration Error: bad setting', 'validation_error', false],
     ['Cannot create values of type ANY. Specify a specific type.', 'validation_error', false],
     ['Invalid Input Error: Cannot execute statement of type "INSERT" on database "a" which is attached in read-only mode!', 'read_only', false],

@@ -38,6 +38,8 @@ export interface WorkloadConfig {
    * fast side is measured over more than a few milliseconds. Reads change nothing, so repeating is fair.
    */
   minReadPhaseMs: number;
+  /** Only load (with storeMany) and search: for comparing search at several sizes in one run. */
+  searchOnly?: boolean;
 }
 
 export const DEFAULT_CONFIG: WorkloadConfig = {
@@ -135,6 +137,14 @@ export async function runWorkload(ours: LTMBackend, peer: LTMBackend, config: Wo
     }
     results.push({ name, unit, ours: stats.get('ours') as PhaseStats, peer: stats.get('peer') as PhaseStats });
   };
+
+  if (config.searchOnly) {
+    await phase(`storeMany (${config.batchSize}/call)`, 'row', (side) => storeInBatches(side, plan.load, config.batchSize));
+    for (const side of sides) await verifyEntries(side, plan.verifyAfterLoad, expected);
+    await phase('search (BM25, limit 10)', 'call', (side) => searchAll(side, plan.searches, config.warmup, config.minReadPhaseMs, expected));
+    await phase('search + metadata filter', 'call', (side) => searchAll(side, plan.filteredSearches, config.warmup, config.minReadPhaseMs, expected));
+    return { phases: results, verified: plan.verifyAfterLoad.length };
+  }
 
   const { sequential, concurrent, bulk } = plan;
   await phase('store', 'call', (side) => storeSequentially(side, sequential, config.warmup));

@@ -10,6 +10,7 @@ import { LTMError, MAX_LIMIT } from '@ltm/core';
 import type { ExpiryOptions, Failure, Filter, JsonObject, JsonValue, LTMBackend } from '@ltm/core';
 import { runDemo } from './demo.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, UsageError } from './errors.js';
+import { registerExtensionsCommand } from './extensions-command.js';
 import { formatEntry, formatList, formatSearch, formatStats, processOutput } from './output.js';
 import type { Output } from './output.js';
 
@@ -173,6 +174,7 @@ function buildProgram(deps: CliDependencies, out: Output): Command {
     await runDemo({ uri, tableName: globals.table, count: demo.opts<{ count: number }>().count, json: globals.json === true, open: (o) => openBackend(deps, o), out });
   });
 
+  registerExtensionsCommand(program, out);
   return program;
 }
 

@@ -32,12 +32,16 @@ describe.each([
   let backend: DuckDBLTMBackend;
   const live = new Map<string, DocumentTerms>();
   const expired = new Set<string>();
+  const types = new Map<string, unknown>();
 
   beforeAll(async () => {
     backend = await DuckDBLTMBackend.open(options);
     const items = Array.from({ length: 300 }, (_, i) => ({ key: `doc:${i}`, value: value(), metadata: metadata() }));
     ok(await backend.storeMany(items));
-    for (const item of items) live.set(item.key, analyzeDocument(item.value, item.metadata));
+    for (const item of items) {
+      live.set(item.key, analyzeDocument(item.value, item.metadata));
+      types.set(item.key, item.metadata.type);
+    }
     // Updates, deletes and expiries change document statistics: the index must follow.
     for (let i = 0; i < 120; i++) {
       const key = `doc:${random(300)}`;
@@ -54,6 +58,7 @@ describe.each([
         const m = metadata();
         ok(await backend.store(key, v, m));
         live.set(key, analyzeDocument(v, m));
+        types.set(key, m.type);
         expired.delete(key);
       }
     }
@@ -72,7 +77,13 @@ describe.each([
 
   it('applies a metadata filter before the limit and pages with a cursor', async () => {
     const all = ok(await backend.search('memory agent travel', { type: 'fact' }, 10_000));
+    const expected = [...scoreBm25(analyzeQuery('memory agent travel'), live.entries())]
+      .filter(([key]) => types.get(key) === 'fact')
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    expect(all.results.map((r) => r.key)).toEqual(expected.map(([key]) => key));
     expect(all.results.every((r) => r.metadata.type === 'fact')).toBe(true);
+    const top = ok(await backend.search('memory agent travel', { type: 'fact' }, 3));
+    expect(top.results.map((r) => r.key)).toEqual(expected.slice(0, 3).map(([key]) => key));
     const seen: string[] = [];
     let cursor: string | undefined;
     do {

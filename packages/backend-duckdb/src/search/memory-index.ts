@@ -18,6 +18,11 @@ export interface RankedKey {
   score: number;
 }
 
+/** A ranked document with its metadata (JSON text, `null` for none), so filters need no query. */
+export interface RankedDocument extends RankedKey {
+  metadata: string | null;
+}
+
 interface Postings {
   docs: Int32Array;
   tfs: Int32Array;
@@ -37,6 +42,8 @@ export class MemoryIndex {
   version = 0;
 
   private keys: (string | undefined)[] = [];
+  private metadata: (string | null | undefined)[] = [];
+  private metadataChars = 0;
   private lengths = new Int32Array(1024);
   private extraLengths = new Int32Array(1024);
   private expires = new Float64Array(1024);
@@ -57,7 +64,12 @@ export class MemoryIndex {
 
   /** An estimate of the memory held, for the configured bound. */
   get approximateBytes(): number {
-    return this.physicalPostings * BYTES_PER_POSTING + this.nextDoc * BYTES_PER_DOCUMENT + this.postings.length * BYTES_PER_TERM;
+    return (
+      this.physicalPostings * BYTES_PER_POSTING +
+      this.nextDoc * BYTES_PER_DOCUMENT +
+      this.postings.length * BYTES_PER_TERM +
+      this.metadataChars * 2
+    );
   }
 
   get documentCount(): number {
@@ -65,11 +77,13 @@ export class MemoryIndex {
   }
 
   /** Adds one document (replacing the key's previous one). `terms` are the rows of this key only. */
-  put(doc: DocRow, expiresAt: number | null, terms: readonly TermRow[]): void {
+  put(doc: DocRow, expiresAt: number | null, metadata: string | null, terms: readonly TermRow[]): void {
     this.remove(doc.key);
     const id = this.nextDoc++;
     this.ensureDocCapacity(id + 1);
     this.keys[id] = doc.key;
+    this.metadata[id] = metadata;
+    this.metadataChars += metadata?.length ?? 0;
     this.lengths[id] = doc.length;
     this.extraLengths[id] = doc.extraLength;
     this.expires[id] = expiresAt ?? Number.POSITIVE_INFINITY;
@@ -108,7 +122,7 @@ export class MemoryIndex {
       const doc = docByKey.get(put.key);
       // A put without index rows leaves the key out of the index, as it is out of the docs relation.
       if (doc === undefined) this.remove(put.key);
-      else this.put(doc, put.expiresAt, termsByKey.get(put.key) ?? []);
+      else this.put(doc, put.expiresAt, put.metadata, termsByKey.get(put.key) ?? []);
     }
     this.version += 1;
     this.maybeRenumber();
@@ -117,8 +131,8 @@ export class MemoryIndex {
   // Loading from the relations: every document first, then the term rows in any order, then finishLoad().
   private loading = new Map<number, number[]>();
 
-  loadDocument(doc: DocRow, expiresAt: number | null): void {
-    this.put(doc, expiresAt, []);
+  loadDocument(doc: DocRow, expiresAt: number | null, metadata: string | null): void {
+    this.put(doc, expiresAt, metadata, []);
   }
 
   loadTerm(row: TermRow): void {
@@ -142,7 +156,7 @@ export class MemoryIndex {
    * The best `count` live documents for the query terms at `now`, best first (score descending, then key
    * in UTF-8 byte order, as `ORDER BY score DESC, key` sorts), and how many documents matched.
    */
-  search(parityTerms: readonly string[], extraTerms: readonly string[], now: number, count: number): { ranked: RankedKey[]; matched: number } {
+  search(parityTerms: readonly string[], extraTerms: readonly string[], now: number, count: number): { ranked: RankedDocument[]; matched: number } {
     this.expireUntil(now);
     if (this.live === 0 || count <= 0) return { ranked: [], matched: 0 };
     this.maybeRenumber();
@@ -180,7 +194,7 @@ export class MemoryIndex {
       return sa > sb || (sa === sb && compareUtf8(this.keys[a] as string, this.keys[b] as string) < 0);
     };
     const best = selectBest(touched, count, better);
-    const ranked = best.map((doc) => ({ key: this.keys[doc] as string, score: scores[doc] as number }));
+    const ranked = best.map((doc) => ({ key: this.keys[doc] as string, score: scores[doc] as number, metadata: this.metadata[doc] ?? null }));
     for (const doc of touched) scores[doc] = 0;
     return { ranked, matched: touched.length };
   }
@@ -201,6 +215,8 @@ export class MemoryIndex {
     const key = this.keys[id] as string;
     if (this.docOfKey.get(key) === id) this.docOfKey.delete(key);
     this.keys[id] = undefined;
+    this.metadataChars -= this.metadata[id]?.length ?? 0;
+    this.metadata[id] = undefined;
     this.live -= 1;
     this.sumLength -= this.lengths[id] as number;
     this.sumExtraLength -= this.extraLengths[id] as number;
@@ -261,6 +277,7 @@ export class MemoryIndex {
     let next = 0;
     for (let id = 0; id < this.nextDoc; id++) if (this.alive[id] === 1) renumber[id] = next++;
     const keys: (string | undefined)[] = new Array<string | undefined>(next);
+    const metadata: (string | null | undefined)[] = new Array<string | null | undefined>(next);
     const termsOfDoc: (Int32Array | undefined)[] = new Array<Int32Array | undefined>(next);
     const capacity = Math.max(1024, next * 2);
     const lengths = new Int32Array(capacity);
@@ -271,6 +288,7 @@ export class MemoryIndex {
       const to = renumber[id] as number;
       if (to < 0) continue;
       keys[to] = this.keys[id];
+      metadata[to] = this.metadata[id];
       termsOfDoc[to] = this.termsOfDoc[id];
       lengths[to] = this.lengths[id] as number;
       extraLengths[to] = this.extraLengths[id] as number;
@@ -292,7 +310,7 @@ export class MemoryIndex {
       this.physicalPostings += kept;
     }
     this.expiry.renumber(renumber);
-    Object.assign(this, { keys, termsOfDoc, lengths, extraLengths, expires, alive, nextDoc: next });
+    Object.assign(this, { keys, metadata, termsOfDoc, lengths, extraLengths, expires, alive, nextDoc: next });
     this.scores = new Float64Array(0);
   }
 

@@ -129,13 +129,14 @@ export class MemorySource implements CommitListener {
     await this.engine.transaction(async (connection) => {
       await this.stream(
         connection,
-        `SELECT d.key, d.length::INTEGER, d.extra_length::INTEGER, epoch_ms(e.expires_at)::DOUBLE
+        `SELECT d.key, d.length::INTEGER, d.extra_length::INTEGER, epoch_ms(e.expires_at)::DOUBLE, e.metadata::VARCHAR
          FROM ${this.relation('docs')} AS d LEFT JOIN ${this.relation('entries')} AS e ON e.key = d.key`,
         (row) => {
           const expires = row[3];
           index.loadDocument(
             { key: row[0] as string, length: row[1] as number, extraLength: row[2] as number },
             expires === null ? null : (expires as number),
+            row[4] as string | null,
           );
         },
       );

@@ -7,7 +7,7 @@
  * compiled to bound SQL and apply before the limit. The index rows a put needs are made here too
  * (`indexRowsOf`), so everything about search lives in this folder.
  */
-import { LTMError, analyzeDocument, analyzeQuery } from '@ltm/core';
+import { LTMError, analyzeDocument, analyzeQuery, matchesFilter, parseMetadata } from '@ltm/core';
 import type { DocRow, EntryRow, FilterCondition, JsonObject, JsonValue, RelationName, TermRow } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { SqlParams, filterSql } from '../filter-sql.js';
@@ -63,7 +63,7 @@ export interface SearcherOptions {
   extensionDirectory?: string | undefined;
 }
 
-/** Candidates checked against a filter per query, at first; each further round takes four times more. */
+/** Candidates checked against a filter at first; each further round takes four times more. */
 const FIRST_FILTER_ROUND = 256;
 /** A search retries when a commit changed the index while it read entries; after this many, it uses SQL. */
 const MEMORY_ATTEMPTS = 3;
@@ -144,8 +144,9 @@ export class Searcher {
   }
 
   /**
-   * Candidates best first, checked against the filter in SQL a round at a time (the filter reads each
-   * entry's metadata, which the index does not hold), until the page is full or no candidate is left.
+   * Candidates best first, checked against the filter with core's `matchesFilter` on the metadata the
+   * index holds (the reference the SQL filter compiler is tested against), a round at a time, until the
+   * page is full or no candidate is left; then their entries are read like a page without filter.
    */
   private async filteredInMemory(
     index: MemoryIndex,
@@ -154,37 +155,22 @@ export class Searcher {
     request: SearchRequest,
     wanted: number,
   ): Promise<SearchRow[] | null> {
-    const rows: SearchRow[] = [];
-    let version: number | undefined;
+    const passing: RankedKey[] = [];
     let checked = 0;
     let round = Math.max(FIRST_FILTER_ROUND, wanted * 8);
     for (;;) {
       const { ranked, matched } = index.search(parityTerms, extraTerms, request.now, checked + round);
-      if (version !== undefined && index.version !== version) return null;
-      version = index.version;
-      const candidates = ranked.slice(checked);
-      if (candidates.length > 0) rows.push(...(await this.filterCandidates(candidates, request, wanted - rows.length)));
-      if (index.version !== version) return null;
-      checked += candidates.length;
-      if (rows.length >= wanted || checked >= matched) return rows;
+      for (const candidate of ranked.slice(checked)) {
+        if (passing.length < wanted && matchesFilter(parseMetadata(candidate.metadata), request.conditions)) passing.push(candidate);
+      }
+      checked = ranked.length;
+      if (passing.length >= wanted || checked >= matched) break;
       round *= 4;
     }
-  }
-
-  private async filterCandidates(candidates: RankedKey[], request: SearchRequest, limit: number): Promise<SearchRow[]> {
-    const params = new SqlParams();
-    const keys = params.add(candidates.map((c) => c.key));
-    const now = params.add(request.now);
-    const filter = filterSql('e.metadata', request.conditions, params);
-    const found = await this.options.engine.query<Omit<SearchRow, 'score'> & { pos: number }>(
-      `SELECT e.key, e.value, e.metadata, epoch_ms(e.updated_at) AS updated_at, c.pos
-       FROM (SELECT unnest(CAST(${keys} AS VARCHAR[])) AS key, generate_subscripts(CAST(${keys} AS VARCHAR[]), 1) AS pos) AS c
-       JOIN ${this.options.relation('entries')} AS e ON e.key = c.key
-       WHERE ${liveCondition('e', now)} AND ${filter}
-       ORDER BY c.pos LIMIT ${params.add(limit)}`,
-      params.values,
-    );
-    return found.map((row) => ({ ...row, score: (candidates[Number(row.pos) - 1] as RankedKey).score }));
+    const version = index.version;
+    // A write acknowledged after the search began may have changed an entry's metadata since: check again.
+    const rows = (await this.entriesOf(passing, request.now)).filter((row) => matchesFilter(parseMetadata(row.metadata), request.conditions));
+    return index.version === version ? rows : null;
   }
 
   // ---- bm25: SQL ------------------------------------------------------------------------------

@@ -45,13 +45,14 @@ import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
 import { cloudEngineOptions, isCloudUri, resolveOptions, selectFormatName } from './options.js';
 import { Searcher } from './search/searcher.js';
 import { liveCondition } from './sql.js';
-import type { WriteOp } from './store/table-store.js';
+import type { Store, WriteOp } from './store/types.js';
+import { DirectStore } from './store/direct-store.js';
 import { TableStore } from './store/table-store.js';
 
 type Engine = DuckDBQueryEngine;
 
 /** Table stores of this process by database file and table: backends on the same table share one. */
-const openTables = new Map<string, Promise<TableStore>>();
+const openTables = new Map<string, Promise<Store>>();
 
 /**
  * Long-term memory on DuckDB. Open with `await DuckDBLTMBackend.open(options)` or
@@ -68,7 +69,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   private readonly searcher: Searcher;
 
   private constructor(
-    private readonly table: TableStore,
+    private readonly table: Store,
     private readonly tableKey: string | null,
     private readonly options: ResolvedOptions,
   ) {
@@ -86,7 +87,7 @@ export class DuckDBLTMBackend implements LTMBackend {
       searchEngine: options.searchEngine,
       readEntries: (keys, now) => table.readMany(keys, now),
       // This process makes every commit of a single-writer table, so the index can live in memory too.
-      ...(formatCaps.multiWriter ? {} : { commits: table }),
+      ...(table instanceof TableStore ? { commits: table } : {}),
       memoryMaxBytes: options.searchCacheMaxBytes,
       extensionDirectory: options.extensionDirectory,
     });
@@ -98,14 +99,16 @@ export class DuckDBLTMBackend implements LTMBackend {
     const format = await loadFormat(resolved);
     const shared = options.queryEngine;
     const local = !isCloudUri(resolved.uri);
-    const memory = resolved.uri === ':memory:';
+    // The native format is a DuckDB database file: the engine opens it. Other formats keep their data
+    // elsewhere (Parquet files) and read it through a private in-memory DuckDB.
+    const databaseFile = local && format.name === 'native' ? resolved.uri : ':memory:';
     const cloud = cloudEngineOptions(options, shared !== undefined);
     const engine =
       shared ??
       (await DuckDBQueryEngine.open({
-        path: local ? resolved.uri : ':memory:',
+        path: databaseFile,
         // DuckDB cannot open a private in-memory database read-only; the format enforces it instead.
-        readOnly: resolved.readOnly && local && !memory,
+        readOnly: resolved.readOnly && databaseFile !== ':memory:',
         ...(options.poolSize === undefined ? {} : { poolSize: options.poolSize }),
         ...(options.acquireTimeoutMs === undefined ? {} : { acquireTimeoutMs: options.acquireTimeoutMs }),
         ...(resolved.extensionDirectory === undefined ? {} : { extensionDirectory: resolved.extensionDirectory }),
@@ -123,11 +126,12 @@ export class DuckDBLTMBackend implements LTMBackend {
     const opening = (async () => {
       try {
         await format.open({ engine, uri: resolved.uri, tableName: resolved.tableName, readOnly: resolved.readOnly });
+        if (format.capabilities.multiWriter) return new DirectStore({ engine, ownsEngine: shared === undefined, format });
         return await TableStore.open({
           engine,
           ownsEngine: shared === undefined,
           format,
-          journalPath: local && !memory ? engine.path : null,
+          journalPath: databaseFile === ':memory:' ? null : engine.path,
           tableName: resolved.tableName,
           writable: format.capabilities.writable && !resolved.readOnly,
           durability: resolved.durability,
@@ -151,7 +155,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       this.assertWritable();
       const op = this.putOp({ key, value, metadata, ...options });
-      const [outcome] = this.table.write([op]);
+      const [outcome] = await this.table.write([op]);
       return { success: true, stored: true, key: op.key, created: !outcome?.existed };
     });
   }
@@ -159,7 +163,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   async retrieve<D = null>(key: string, defaultValue?: D): Promise<RetrieveResult<D>> {
     return this.guard(async () => {
       validateKey(key);
-      const row = await this.table.read(key, Date.now());
+      const [row] = await this.table.readMany([key], Date.now());
       if (!row) return { success: true, found: false, value: (defaultValue ?? null) as D };
       return { success: true, found: true, ...entryFields(row) };
     });
@@ -169,7 +173,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       this.assertWritable();
       validateKey(key);
-      const [outcome] = this.table.write([{ kind: 'delete', key }]);
+      const [outcome] = await this.table.write([{ kind: 'delete', key }]);
       return { success: true, deleted: outcome?.existed ?? false, key };
     });
   }
@@ -217,7 +221,7 @@ export class DuckDBLTMBackend implements LTMBackend {
         }
       });
       if (ops.length === 0) return { success: true, stored: 0, created: 0 };
-      const outcomes = this.table.write(ops);
+      const outcomes = await this.table.write(ops);
       return { success: true, stored: ops.length, created: outcomes.filter((o) => !o.existed).length };
     });
   }
@@ -275,7 +279,7 @@ export class DuckDBLTMBackend implements LTMBackend {
 
   async stats(): Promise<StatsResult> {
     return this.guard(async () => {
-      const counts = this.table.liveCount(Date.now());
+      const counts = await this.table.counts(Date.now());
       const { pool } = this.table.engine.stats();
       return {
         success: true,

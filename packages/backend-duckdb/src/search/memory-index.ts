@@ -128,27 +128,30 @@ export class MemoryIndex {
     this.maybeRenumber();
   }
 
-  // Loading from the relations: every document first, then the term rows in any order, then finishLoad().
-  private loading = new Map<number, number[]>();
+  // Loading from the relations: every document first, then each term's postings, then finishLoad().
+  private loading: number[][] = [];
 
-  loadDocument(doc: DocRow, expiresAt: number | null, metadata: string | null): void {
+  /** Adds a document while loading; returns its number. */
+  loadDocument(doc: DocRow, expiresAt: number | null, metadata: string | null): number {
     this.put(doc, expiresAt, metadata, []);
+    return this.nextDoc - 1;
   }
 
-  loadTerm(row: TermRow): void {
-    const id = this.docOfKey.get(row.key);
-    // Postings of a key without a docs row are not part of the index (the SQL joins them away too).
-    if (id === undefined) return;
-    const termId = this.termId(row.field, row.term);
-    this.appendPosting(termId, id, row.tf);
-    const pending = this.loading.get(id);
-    if (pending) pending.push(termId);
-    else this.loading.set(id, [termId]);
+  /** Adds a term's posting list while loading (documents by the numbers loadDocument returned). */
+  loadPostings(field: 0 | 1, term: string, docs: readonly number[], tfs: readonly number[]): void {
+    const termId = this.termId(field, term);
+    for (let i = 0; i < docs.length; i++) {
+      const doc = docs[i] as number;
+      this.appendPosting(termId, doc, tfs[i] as number);
+      (this.loading[doc] ??= []).push(termId);
+    }
   }
 
   finishLoad(): void {
-    for (const [id, termIds] of this.loading) this.termsOfDoc[id] = Int32Array.from(termIds);
-    this.loading = new Map();
+    this.loading.forEach((termIds, doc) => {
+      this.termsOfDoc[doc] = Int32Array.from(termIds);
+    });
+    this.loading = [];
     this.version += 1;
   }
 

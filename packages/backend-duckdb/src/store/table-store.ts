@@ -18,15 +18,7 @@ import type { CommitListener } from '../search/searcher.js';
 import type { Durability, JournalRecord } from './journal.js';
 import { Journal } from './journal.js';
 import { ReadCache } from './read-cache.js';
-
-export type WriteOp =
-  | { kind: 'put'; key: string; value: string; metadata: string; expiresAt: number | null }
-  | { kind: 'delete'; key: string };
-
-/** `existed`: whether the key held a live entry just before this operation. */
-export interface OpOutcome {
-  existed: boolean;
-}
+import type { OpOutcome, Store, WriteOp } from './types.js';
 
 export interface TableStoreOptions {
   engine: DuckDBQueryEngine;
@@ -70,7 +62,7 @@ interface EntryColumns {
 /** Past this many operations waiting on a failing applier, writes are refused rather than piling up. */
 const MAX_BACKLOG = 200_000;
 
-export class TableStore {
+export class TableStore implements Store {
   refs = 1;
   private readonly memtable = new Map<string, Pending>();
   /** Every key the table holds (live or expired-not-yet-removed), with what writes need to know. */
@@ -118,8 +110,12 @@ export class TableStore {
 
   // ---- writes ---------------------------------------------------------------------------------
 
-  /** Applies the operations of one call atomically and returns their outcomes in order. */
-  write(ops: readonly WriteOp[]): OpOutcome[] {
+  /** Applies the operations of one call atomically; acknowledged once journaled (no await on DuckDB). */
+  async write(ops: readonly WriteOp[]): Promise<OpOutcome[]> {
+    return this.writeNow(ops);
+  }
+
+  private writeNow(ops: readonly WriteOp[]): OpOutcome[] {
     if (this.closed) throw new LTMError('backend_closed', 'this store is closed');
     if (this.applyError && this.memtable.size >= MAX_BACKLOG) {
       throw new LTMError(this.applyError.errorType, `writes are paused: ${this.memtable.size} acknowledged writes wait for DuckDB, which fails with: ${this.applyError.message}`);
@@ -182,12 +178,6 @@ export class TableStore {
 
   // ---- reads ----------------------------------------------------------------------------------
 
-  /** The live entry under `key`, or `null`. */
-  async read(key: string, now: number): Promise<EntryRow | null> {
-    const [row] = await this.readMany([key], now);
-    return row ?? null;
-  }
-
   /** Live entries of `keys` (unique), in order, `null` where there is none. */
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
     const found = new Map<string, EntryRow | null>();
@@ -230,8 +220,8 @@ export class TableStore {
     });
   }
 
-  /** Live entries right now, from the directory (no query). */
-  liveCount(now: number): { live: number; expired: number } {
+  /** Live and expired-but-not-removed entries, from the directory (no query). */
+  async counts(now: number): Promise<{ live: number; expired: number }> {
     let live = 0;
     for (const info of this.directory.values()) if (info.expiresAt === null || info.expiresAt > now) live += 1;
     return { live, expired: this.directory.size - live };

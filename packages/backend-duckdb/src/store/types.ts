@@ -1,0 +1,36 @@
+import type { StorageFormat, EntryRow } from '@ltm/core';
+import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+
+export type WriteOp =
+  | { kind: 'put'; key: string; value: string; metadata: string; expiresAt: number | null }
+  | { kind: 'delete'; key: string };
+
+/** `existed`: whether the key held a live entry just before this operation. */
+export interface OpOutcome {
+  existed: boolean;
+}
+
+/**
+ * What the backend writes and reads through, one per table and process. Two kinds:
+ * - `TableStore` (table-store.ts) for single-writer formats: a journal acknowledges writes, an exact
+ *   cache and key directory answer reads, DuckDB gets batches;
+ * - `DirectStore` (direct-store.ts) for multi-writer formats: each write is acknowledged once the format
+ *   committed it (concurrent calls share a commit), and reads query the format, which other writers change.
+ */
+export interface Store {
+  refs: number;
+  readonly format: StorageFormat<DuckDBQueryEngine>;
+  readonly engine: DuckDBQueryEngine;
+  /** Applies the operations of one call atomically; resolves when they are acknowledged. */
+  write(ops: readonly WriteOp[]): Promise<OpOutcome[]>;
+  /** Live entries of unique `keys`, in order, `null` where there is none. */
+  readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]>;
+  /** Brings the format's relations up to date with every acknowledged write (before list and search). */
+  catchUp(): Promise<number>;
+  /** Makes every acknowledged write as durable as the store can (the protocol's `flush`). */
+  sync(): Promise<number>;
+  removeExpired(now: number): Promise<number>;
+  counts(now: number): Promise<{ live: number; expired: number }>;
+  stats(): Record<string, number | string | null>;
+  close(): Promise<void>;
+}

@@ -1,7 +1,8 @@
-// Latency and storage numbers of ParquetFormat on local disk (or, with --s3, on the rig's S3 emulator).
-// Not a test: numbers vary with the machine and its load. Build first
-// (`turbo run build --filter=@ltm/format-parquet...`), then:
-//   node packages/format-parquet/bench/format.mjs [--writes 300] [--entries 10000] [--fsync]
+// Latency and storage numbers of ParquetFormat on local disk or on the rig's S3 emulator. Not a test:
+// numbers vary with the machine and its load. Build first (`turbo run build --filter=@ltm/format-parquet...`):
+//   node packages/format-parquet/bench/format.mjs [--s3 [--latency 30]] [--writes 300] [--entries 10000] [--fsync]
+// --s3 starts the rig; --latency puts a loopback proxy in front of the emulator that delays every chunk by
+// half the given round-trip time in each direction.
 // Reports:
 // - durable write latency, p50/p99: one writer committing one entry at a time, and 64 concurrent callers
 //   whose calls are group-committed the way @ltm/backend-duckdb's write pipeline does (every call waiting
@@ -11,12 +12,14 @@
 // - objects and bytes the store holds per 1,000 single-entry writes, with automatic compaction off,
 //   with it on, and after compact() + vacuum({ retentionMs: 0 }).
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
-import { ParquetFormat } from '../dist/index.js';
+import { openObjectStore } from '../dist/index.js';
+import { startCloud } from '../test/fixtures/cloud-setup.mjs';
+import { openStore } from '../test/fixtures/open-store.mjs';
 
 const { values: args } = parseArgs({
   options: {
@@ -24,20 +27,52 @@ const { values: args } = parseArgs({
     entries: { type: 'string', default: '10000' },
     reads: { type: 'string', default: '500' },
     fsync: { type: 'boolean', default: false },
+    s3: { type: 'boolean', default: false },
+    latency: { type: 'string', default: '0' },
   },
 });
 const WRITES = Number(args.writes);
 const ENTRIES = Number(args.entries);
 const READS = Number(args.reads);
-const root = mkdtempSync(join(tmpdir(), 'ltm-parquet-bench-'));
-let dirs = 0;
+const LATENCY = Number(args.latency);
 
-async function open(dir, options = {}) {
-  const engine = await DuckDBQueryEngine.open({ path: ':memory:' });
-  const format = new ParquetFormat({ refreshIntervalMs: 0, fsync: args.fsync, ...options });
-  await format.open({ engine, uri: dir, tableName: 'ltm_store', readOnly: false });
-  return { engine, format, close: async () => { await format.close(); await engine.close(); } };
+/** A TCP proxy to `target` that delays each chunk by `oneWayMs` in each direction (order is kept). */
+async function latencyProxy(target, oneWayMs) {
+  const { hostname, port } = new URL(target);
+  const server = createServer((client) => {
+    const upstream = connect(Number(port), hostname);
+    const forward = (from, to) => {
+      from.on('data', (chunk) => setTimeout(() => to.write(chunk), oneWayMs));
+      from.on('end', () => setTimeout(() => to.end(), oneWayMs));
+      from.on('error', () => to.destroy());
+    };
+    forward(client, upstream);
+    forward(upstream, client);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => server.close() };
 }
+
+let proxy;
+let cloud;
+let base;
+if (args.s3) {
+  cloud = await startCloud({
+    azure: false,
+    s3Endpoint: async (endpoint) => {
+      if (LATENCY === 0) return endpoint;
+      proxy = await latencyProxy(endpoint, LATENCY / 2);
+      return proxy.url;
+    },
+  });
+  process.env.LTM_TEST_CLOUD = JSON.stringify(cloud.cloud);
+  base = `s3://${cloud.bucket}/bench`;
+} else {
+  base = mkdtempSync(join(tmpdir(), 'ltm-parquet-bench-'));
+}
+let stores = 0;
+const newUri = () => `${base}/${stores++}`;
+const open = (uri, options = {}) => openStore(uri, { fsync: args.fsync, ...options });
 
 function entry(key, n) {
   const now = Date.now();
@@ -59,22 +94,28 @@ function summary(samples) {
   return `p50 ${percentile(sorted, 50).toFixed(2)} ms, p99 ${percentile(sorted, 99).toFixed(2)} ms (n=${samples.length})`;
 }
 
-function footprint(dir) {
-  let objects = 0;
-  let bytes = 0;
-  const walk = (path) => {
-    for (const name of readdirSync(path)) {
-      const child = join(path, name);
-      const info = statSync(child);
-      if (info.isDirectory()) walk(child);
-      else {
-        objects++;
-        bytes += info.size;
+async function footprint(uri) {
+  if (!args.s3) {
+    let objects = 0;
+    let bytes = 0;
+    const walk = (path) => {
+      for (const name of readdirSync(path)) {
+        const child = join(path, name);
+        const info = statSync(child);
+        if (info.isDirectory()) walk(child);
+        else {
+          objects++;
+          bytes += info.size;
+        }
       }
-    }
-  };
-  walk(dir);
-  return { objects, bytes };
+    };
+    walk(uri);
+    return { objects, bytes };
+  }
+  const store = await openObjectStore(uri, 'ltm_store', cloud.cloud.formatOptions);
+  const listed = await store.list('');
+  await store.close();
+  return { objects: listed.length, bytes: listed.reduce((sum, object) => sum + object.size, 0) };
 }
 
 /** Calls that arrive while a commit is in flight wait and share the next one (the backend's group commit). */
@@ -102,18 +143,18 @@ function groupCommitter(format) {
     });
 }
 
+console.log(`ParquetFormat on ${args.s3 ? `the S3 emulator, ${LATENCY} ms injected round trip` : 'local disk'}${args.fsync ? ' (fsync)' : ''}`);
 try {
   // ---- durable write latency ----
   {
-    const dir = join(root, `w${dirs++}`);
-    const store = await open(dir);
+    const store = await open(newUri());
     const single = [];
     for (let n = 0; n < WRITES; n++) {
       const started = performance.now();
       await store.format.commit(batchOf([entry(`key-${n}`, n)]));
       single.push(performance.now() - started);
     }
-    console.log(`durable write, 1 writer:            ${summary(single)}`);
+    console.log(`durable write, 1 writer:       ${summary(single)}`);
     const write = groupCommitter(store.format);
     const concurrent = [];
     let n = 0;
@@ -128,14 +169,14 @@ try {
       }),
     );
     const stats = store.format.stats();
-    console.log(`durable write, 64 concurrent:       ${summary(concurrent)}; ${(concurrent.length / (stats.commits - WRITES)).toFixed(1)} writes per commit`);
+    console.log(`durable write, 64 concurrent:  ${summary(concurrent)}; ${(concurrent.length / (stats.commits - WRITES)).toFixed(1)} writes per commit`);
     await store.close();
   }
 
   // ---- point reads ----
   {
-    const dir = join(root, `r${dirs++}`);
-    const store = await open(dir, { autoCompact: false });
+    const uri = newUri();
+    const store = await open(uri, { autoCompact: false });
     const BATCH = 500;
     for (let start = 0; start < ENTRIES; start += BATCH) {
       await store.format.commit(batchOf(Array.from({ length: Math.min(BATCH, ENTRIES - start) }, (_, i) => entry(`key-${String(start + i).padStart(7, '0')}`, start + i))));
@@ -145,7 +186,7 @@ try {
     const describeStore = () => `${store.format.stats().segments} segments + ${store.format.stats().inlineCommits} inline commits`;
     const measure = async (label) => {
       const coldStarted = performance.now();
-      const reader = await open(dir, { autoCompact: false });
+      const reader = await open(uri, { autoCompact: false });
       const sql = `SELECT value FROM ${reader.format.relation('entries')} WHERE key = $1`;
       await reader.engine.query(sql, ['key-0000007']);
       const cold = performance.now() - coldStarted;
@@ -158,7 +199,7 @@ try {
         warm.push(performance.now() - started);
         if (rows.length !== 1) throw new Error(`missing ${key}`);
       }
-      console.log(`point read (${label}, ${ENTRIES} entries, ${describeStore()}): cold ${cold.toFixed(1)} ms (open + first read), warm ${summary(warm)}`);
+      console.log(`point read, ${label} (${ENTRIES} entries, ${describeStore()}): cold ${cold.toFixed(1)} ms (open + first read), warm ${summary(warm)}`);
       await reader.close();
     };
     await measure('before compaction');
@@ -169,14 +210,13 @@ try {
 
   // ---- objects and bytes per 1,000 writes ----
   for (const autoCompact of [false, true]) {
-    const dir = join(root, `s${dirs++}`);
-    const store = await open(dir, { autoCompact, vacuumIntervalMs: 0 });
+    const uri = newUri();
+    const store = await open(uri, { autoCompact, vacuumIntervalMs: 0 });
     for (let n = 0; n < 1000; n++) await store.format.commit(batchOf([entry(`key-${n % 400}`, n)]));
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    const before = footprint(dir);
+    const before = await footprint(uri);
     await store.format.compact();
     await store.format.vacuum({ retentionMs: 0 });
-    const after = footprint(dir);
+    const after = await footprint(uri);
     console.log(
       `1,000 single-entry writes (400 keys), automatic compaction ${autoCompact ? 'on ' : 'off'}: ${before.objects} objects, ${(before.bytes / 1024).toFixed(0)} KiB; ` +
         `after compact() + vacuum: ${after.objects} objects, ${(after.bytes / 1024).toFixed(0)} KiB`,
@@ -184,5 +224,7 @@ try {
     await store.close();
   }
 } finally {
-  rmSync(root, { recursive: true, force: true });
+  if (!args.s3) rmSync(base, { recursive: true, force: true });
+  proxy?.close();
+  await cloud?.stop();
 }

@@ -1,19 +1,32 @@
 #!/usr/bin/env node
-// The full crash-safety run: `node scripts/crash-loop.mjs [--iterations 200] [--seed 1] [--dir DIR]`
+// The full crash-safety run: `node scripts/crash-loop.mjs [--iterations 200] [--seed 1] [--dir DIR] [--s3]`
 // (build first: `turbo run build --filter=@ltm/format-parquet...`). Each iteration starts a writer
 // process, kills it with SIGKILL at a random point (while opening, committing, compacting, vacuuming or
 // purging) and checks with a fresh reader that every acknowledged batch is there and none is half visible.
+// --s3 runs it on the rig's S3 emulator (started here) instead of a local directory.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { startCloud } from '../test/fixtures/cloud-setup.mjs';
 import { crashLoop } from '../test/fixtures/crash-loop.mjs';
 
 const { values } = parseArgs({
-  options: { iterations: { type: 'string', default: '200' }, seed: { type: 'string', default: '1' }, dir: { type: 'string' } },
+  options: {
+    iterations: { type: 'string', default: '200' },
+    seed: { type: 'string', default: '1' },
+    dir: { type: 'string' },
+    s3: { type: 'boolean', default: false },
+  },
 });
 const iterations = Number(values.iterations);
-const dir = values.dir ?? mkdtempSync(join(tmpdir(), 'ltm-parquet-crash-loop-'));
+let dir = values.dir ?? mkdtempSync(join(tmpdir(), 'ltm-parquet-crash-loop-'));
+let cloud;
+if (values.s3) {
+  cloud = await startCloud({ azure: false });
+  process.env.LTM_TEST_CLOUD = JSON.stringify(cloud.cloud);
+  dir = `s3://${cloud.bucket}/crash-loop`;
+}
 const started = Date.now();
 const killedBy = {};
 try {
@@ -32,8 +45,11 @@ try {
     `OK: ${summary.iterations} kills (${Object.entries(killedBy).map(([k, n]) => `${n} ${k}`).join(', ')}), ` +
       `${summary.acknowledged} acknowledged batches all present, none half visible, ${((Date.now() - started) / 1000).toFixed(0)} s`,
   );
-  if (values.dir === undefined) rmSync(dir, { recursive: true, force: true });
+  if (values.dir === undefined && cloud === undefined) rmSync(dir, { recursive: true, force: true });
+  await cloud?.stop();
 } catch (error) {
-  console.error(`FAILED (store kept at ${dir} for inspection): ${error instanceof Error ? error.stack : String(error)}`);
+  const kept = cloud === undefined ? ` (store kept at ${dir} for inspection)` : '';
+  console.error(`FAILED${kept}: ${error instanceof Error ? error.stack : String(error)}`);
+  await cloud?.stop();
   process.exit(1);
 }

@@ -244,7 +244,12 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const store = this.options.objectStore ?? (await openObjectStore(uri, tableName, this.options));
     try {
       checkLocation(store.location);
-      if (kind !== 'local') await loadExtension(engine, kind === 'az' ? 'azure' : 'httpfs', uri);
+      if (kind !== 'local') {
+        await loadExtension(engine, kind === 'az' ? 'azure' : 'httpfs', uri);
+        // Segments never change once written: without this, every query and every view rebuild asks the
+        // store for each file's size and date again (one round trip per segment).
+        await engine.run('SET enable_http_metadata_cache = true');
+      }
     } catch (error) {
       await store.close();
       throw error;
@@ -477,7 +482,12 @@ export class ParquetFormat implements StorageFormat<Engine> {
         const change = emptyChange();
         this.state.apply(seq, record, store.location, change);
         this.remember(seq, record);
-        await this.applyChange(change, false);
+        await this.applyChange(change, false).catch(async (error: unknown) => {
+          // The batch is durable; only this process's view of it failed. Rebuild the view from the log.
+          await this.reload().catch(() => {
+            throw new LTMError('query_error', `the batch was committed as log record ${seq} of ${store.location}, but this process could not apply it: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+          });
+        });
         return seq % CHECKPOINT_INTERVAL === 0 || record.kind === 'compact' ? { seq, checkpoint: this.state.checkpoint() } : { seq };
       }
       this.counters.lostRaces++;

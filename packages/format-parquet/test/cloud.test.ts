@@ -6,13 +6,12 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describeStorageFormatContract } from '@ltm/core/testing';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
-import { provisionExtensions } from '@ltm/tooling/extensions';
-import { startRig, type Rig } from '@ltm/tooling/rig';
-import { runProbe } from '@ltm/tooling/rig/probe';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { AzureObjectStore, ParquetFormat, S3ObjectStore, type ParquetFormatOptions } from '../src/index.js';
 // @ts-expect-error: a plain-JS fixture module shared with scripts/crash-loop.mjs
 import { crashLoop } from './fixtures/crash-loop.mjs';
+// @ts-expect-error: a plain-JS fixture module shared with scripts/crash-loop.mjs and the bench
+import { startCloud } from './fixtures/cloud-setup.mjs';
 import { batchOf, entry } from './helpers.js';
 import { checkConcurrentWriters } from './multi-writer.js';
 
@@ -26,48 +25,21 @@ interface CloudSetup {
   formatOptions: ParquetFormatOptions;
 }
 
-let rig: Rig | undefined;
+let stop: (() => Promise<void>) | undefined;
 let bucket = '';
 let container = '';
 let cloud: CloudSetup;
 
-// CREATE SECRET takes no bind parameters; the values are the rig's own generated ones, quoted all the same.
-const sqlString = (value: string) => `'${value.replaceAll("'", "''")}'`;
-
 beforeAll(async () => {
-  const [extensions, started] = await Promise.all([provisionExtensions({ only: ['httpfs', 'azure'] }), startRig({ s3: true, azure: true })]);
-  rig = started;
-  await runProbe(rig);
-  const s3 = rig.s3!;
-  const azure = rig.azure!;
-  bucket = await s3.createBucket();
-  container = await azure.createContainer();
-  const endpoint = new URL(s3.endpoint).host;
-  const keys = `KEY_ID ${sqlString(s3.accessKeyId)}, SECRET ${sqlString(s3.secretAccessKey)}, REGION ${sqlString(s3.region)}, ENDPOINT ${sqlString(endpoint)}, URL_STYLE 'path', USE_SSL false`;
-  const sdk = { endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
-  cloud = {
-    extensionDir: extensions.dir,
-    extensions: ['httpfs', 'azure'],
-    secrets: [
-      `CREATE SECRET rig_s3 (TYPE s3, ${keys}, SCOPE ${sqlString(`s3://${bucket}`)})`,
-      `CREATE SECRET rig_gcs (TYPE gcs, ${keys}, SCOPE ${sqlString(`gs://${bucket}`)})`,
-      `CREATE SECRET rig_azure (TYPE azure, CONNECTION_STRING ${sqlString(azure.connectionString)})`,
-    ],
-    formatOptions: {
-      s3: sdk,
-      // The emulator speaks S3, so it is asked with If-None-Match; real GCS gets x-goog-if-generation-match
-      // (the default for gs://, tested against a stand-in server below).
-      gcs: { ...sdk, conditionalCreate: 'if-none-match' },
-      azure: { connectionString: azure.connectionString },
-    },
-  };
+  const started = (await startCloud()) as { cloud: CloudSetup; bucket: string; container: string; stop(): Promise<void> };
+  ({ cloud, bucket, container, stop } = started);
   // Child processes (writers, crash loop) open their stores with the same setup.
   process.env.LTM_TEST_CLOUD = JSON.stringify(cloud);
 }, SETUP_TIMEOUT_MS);
 
 afterAll(async () => {
   delete process.env.LTM_TEST_CLOUD;
-  await rig?.stop();
+  await stop?.();
 });
 
 async function cloudEngine(): Promise<DuckDBQueryEngine> {

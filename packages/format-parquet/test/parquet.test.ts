@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { LocalObjectStore, PARQUET_FORMAT_VERSION, ParquetFormat } from '../src/index.js';
+import { LocalObjectStore, PARQUET_FORMAT_VERSION, ParquetFormat, openObjectStore } from '../src/index.js';
 import { T0, batchOf, entry, ltmError, openFormat, tempDirectory } from './helpers.js';
 
 const cleanups: (() => unknown)[] = [];
@@ -166,6 +166,23 @@ describe('commit log', () => {
     expect(results[winner.i]).toBe(true);
     expect((await objects.list('_log/')).map((object) => object.key)).toEqual(['_log/x.json']);
   });
+});
+
+test('URIs name their object store: a directory, s3://, gs://, az://; anything else is refused clearly', async () => {
+  const local = await openObjectStore(store(), 'ltm_store');
+  expect(local.url('_log/x.json')).toMatch(/ltm_store\/_log\/x\.json$/);
+  const s3 = await openObjectStore('s3://my-bucket/agents/memory/', 'ltm_store', { s3: { region: 'eu-west-1', accessKeyId: 'a', secretAccessKey: 'b' } });
+  expect([s3.location, s3.url('data/x.parquet')]).toEqual(['s3://my-bucket/agents/memory/ltm_store/', 's3://my-bucket/agents/memory/ltm_store/data/x.parquet']);
+  await s3.close();
+  const gs = await openObjectStore('gs://my-bucket', 't', { gcs: { accessKeyId: 'a', secretAccessKey: 'b' } });
+  expect(gs.url('_log/1.json')).toBe('gs://my-bucket/t/_log/1.json');
+  await gs.close();
+  const az = await openObjectStore('az://container/p', 't', { azure: { connectionString: 'DefaultEndpointsProtocol=http;AccountName=a;AccountKey=YQ==;BlobEndpoint=http://127.0.0.1:1/a;' } });
+  expect(az.url('data/x.parquet')).toBe('az://container/p/t/data/x.parquet');
+  expect((await ltmError(openObjectStore('ftp://host/x', 't'))).errorType).toBe('unsupported');
+  expect((await ltmError(openObjectStore('s3://Bad_Bucket!/x', 't'))).errorType).toBe('validation_error');
+  expect((await ltmError(openObjectStore('s3://bucket/../x', 't'))).message).toMatch(/\.\./);
+  expect((await ltmError(openObjectStore('az://container/p', 't'))).message).toMatch(/connectionString/);
 });
 
 describe('segments are plain Parquet', () => {

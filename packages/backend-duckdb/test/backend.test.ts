@@ -174,7 +174,13 @@ describe('DuckDBLTMBackend options', () => {
 
   it('says clearly what is not available yet instead of faking it', async () => {
     await expect(DuckDBLTMBackend.open({ uri: fileUri('memories') })).rejects.toMatchObject({ errorType: 'unsupported' });
-    await expect(DuckDBLTMBackend.open({ uri: 's3://bucket/agents/cache.duckdb' })).rejects.toMatchObject({ errorType: 'unsupported' });
+    // A .duckdb file on S3 opens read-only through DuckDB's httpfs (test/cloud/); without the extension, the error names the fix.
+    const { dir, cleanup } = tempDir();
+    await expect(DuckDBLTMBackend.open({ uri: 's3://bucket/agents/cache.duckdb', extensionDirectory: dir })).rejects.toMatchObject({
+      errorType: 'dependency_missing',
+      message: expect.stringContaining('ltm extensions install'),
+    });
+    cleanup();
   });
 
   it('rejects bad options with validation_error naming the fix', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
@@ -86,6 +86,7 @@ describe('open', () => {
     }
     const abfss = await ltmError(new NativeFormat().open({ engine, uri: 'abfss://c@a.dfs.core.windows.net/x.duckdb', tableName: 'ltm_store', readOnly: true }));
     expect(abfss.errorType).toBe('unsupported');
+    rmSync(noExtensions, { recursive: true, force: true });
     const elsewhere = await ltmError(new NativeFormat().open({ engine, uri: freshFile(), tableName: 'ltm_store', readOnly: false }));
     expect(elsewhere.errorType).toBe('validation_error');
     expect(elsewhere.message).toContain('open the engine on');

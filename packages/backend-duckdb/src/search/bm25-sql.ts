@@ -53,6 +53,8 @@ scores AS (
       * (p.tf * (${BM25_K1} + 1))
       / (p.tf + ${BM25_K1} * (1 - ${BM25_B} + ${BM25_B} * (
           CASE WHEN p.field = 0 THEN d.length / stats.avgdl ELSE d.extra_length / stats.avgdl_extra END)))
+      -- A fixed order of addition: a parallel sum could round identical documents differently and break ties.
+      ORDER BY p.field, p.term
     ) AS score
   FROM postings AS p
   JOIN df ON p.field = df.field AND p.term = df.term

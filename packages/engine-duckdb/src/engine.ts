@@ -313,6 +313,48 @@ export class DuckDBQueryEngine {
     return this.remote.detach(alias);
   }
 
+  /** `BEGIN`; `fn`; `COMMIT` — or `ROLLBACK` and rethrow what failed. */
+  transaction<T>(fn: (connection: EngineConnection) => Promise<T>): Promise<T> {
+    return this.withConnection(async (connection) => {
+      await connection.run('BEGIN TRANSACTION');
+      const result = await fn(connection);
+      await connection.run('COMMIT');
+      return result;
+    });
+  }
+
+  stats(): EngineStats {
+    return {
+      path: this.path,
+      readOnly: this.readOnly,
+      pool: this.pool.stats(),
+      queries: this.counters.queries,
+      errors: this.counters.errors,
+      circuit: this.resilience.breaker?.stats() ?? null,
+      retries: { ...this.retryCounters },
+      extensions: this.extensionManager.report(),
+      remote: this.remote.report(),
+    };
+  }
+
+  /**
+   * Idempotent. New calls fail with `backend_closed` at once, callers waiting for a connection are
+   * failed, calls already running finish; then the connections close and, with the last engine on this
+   * database, the DuckDB instance (which checkpoints a file database).
+   */
+  close(): Promise<void> {
+    this.closing ??= this.pool.close().then(() => {
+      this.handle.release();
+      this.remote.release();
+      this.listeners.clear();
+    });
+    return this.closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   private statement<T>(work: (connection: ConnectionLease) => Promise<T>): Promise<T> {
     return this.retried(() => this.guarded(() => this.borrow((connection) => work(connection as ConnectionLease))));
   }
@@ -362,48 +404,6 @@ export class DuckDBQueryEngine {
       lease.end();
       this.pool.release(connection);
     }
-  }
-
-  /** `BEGIN`; `fn`; `COMMIT` — or `ROLLBACK` and rethrow what failed. */
-  transaction<T>(fn: (connection: EngineConnection) => Promise<T>): Promise<T> {
-    return this.withConnection(async (connection) => {
-      await connection.run('BEGIN TRANSACTION');
-      const result = await fn(connection);
-      await connection.run('COMMIT');
-      return result;
-    });
-  }
-
-  stats(): EngineStats {
-    return {
-      path: this.path,
-      readOnly: this.readOnly,
-      pool: this.pool.stats(),
-      queries: this.counters.queries,
-      errors: this.counters.errors,
-      circuit: this.resilience.breaker?.stats() ?? null,
-      retries: { ...this.retryCounters },
-      extensions: this.extensionManager.report(),
-      remote: this.remote.report(),
-    };
-  }
-
-  /**
-   * Idempotent. New calls fail with `backend_closed` at once, callers waiting for a connection are
-   * failed, calls already running finish; then the connections close and, with the last engine on this
-   * database, the DuckDB instance (which checkpoints a file database).
-   */
-  close(): Promise<void> {
-    this.closing ??= this.pool.close().then(() => {
-      this.handle.release();
-      this.remote.release();
-      this.listeners.clear();
-    });
-    return this.closing;
-  }
-
-  [Symbol.asyncDispose](): Promise<void> {
-    return this.close();
   }
 
   private closedError(): LTMError {

@@ -91,6 +91,14 @@ describe('runBench', () => {
     expect(table).toContain('ours/peer');
   });
 
+  it('with searchOnly, loads everything with storeMany and runs only the search phases', async () => {
+    const report = await runBench({ config: { ...TINY, searchOnly: true }, ours: duckdbContender, dir });
+    expect(report.phases.map((phase) => phase.name)).toEqual(['storeMany (50/call)', 'search (BM25, limit 10)', 'search + metadata filter']);
+    // One warm-up batch of 50 out of all 400 memories.
+    expect(report.phases[0]?.ours.ops).toBe(350);
+    for (const phase of report.phases.slice(1)) expect(phase.ours.ops).toBeGreaterThan(0);
+  });
+
   it('passes with two honest sides, so the failures below come from the tampering alone', async () => {
     const report = await runBench({ config: TINY, ours: sqliteAsOurs, dir });
     expect(report.phases).toHaveLength(PHASES.length);

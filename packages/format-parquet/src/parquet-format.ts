@@ -462,7 +462,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (!stillValid()) return 'conflict';
       if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
         throw new PublishError(
-          new LTMError('connection_timeout', 'the commit took longer than half of orphanGraceMs to reach the log, so its segment may be vacuumed: retry the write'),
+          new LTMError('connection_timeout', 'the segment took longer than half of orphanGraceMs to reach the log, so vacuum may remove it: retry', { retryable: true }),
           false,
         );
       }
@@ -759,10 +759,12 @@ export class ParquetFormat implements StorageFormat<Engine> {
         now,
         rowGroupRows: this.rowGroupRows(),
       });
+      const writtenAt = performance.now();
       const record: CompactRecord = { ...this.header(), kind: 'compact', replaces: planned.plan.ids, segment: merged.segment };
       const body = encode(record);
       const { plan } = planned;
-      const outcome = await this.exclusive(() => this.publish(record, body, undefined, () => this.state.findRun(plan.ids) !== undefined)).catch(async (error: unknown) => {
+      const stillValid = () => this.state.findRun(plan.ids) !== undefined;
+      const outcome = await this.exclusive(() => this.publish(record, body, merged.segment === null ? undefined : writtenAt, stillValid)).catch(async (error: unknown) => {
         if (error instanceof PublishError && !error.maybePublished) await this.deleteSegment(merged.segment);
         throw error instanceof PublishError ? error.cause : error;
       });

@@ -33,7 +33,10 @@ export interface DuckDBQueryEngineOptions {
   credentials?: CloudCredentialOptions;
   /** Where environment credentials are read from (default `process.env`). */
   env?: Environment;
-  /** DuckDB extension directory; default `defaultExtensionDirectory()` (`$LTM_EXTENSION_DIR`, else a per-user cache). */
+  /**
+   * DuckDB extension directory; default `config.extension_directory` if given, else `defaultExtensionDirectory()`
+   * (`$LTM_EXTENSION_DIR`, else a per-user cache).
+   */
   extensionDirectory?: string;
   /** Let the engine download a missing extension from DuckDB's repository (default false). */
   allowExtensionInstall?: boolean;
@@ -207,7 +210,8 @@ export class DuckDBQueryEngine {
     );
     const config = { ...EXTENSION_DEFAULTS, ...validateConfig(options.config) };
     const allowInstall = optionalFlag('allowExtensionInstall', options.allowExtensionInstall);
-    const directory = optionalText('extensionDirectory', options.extensionDirectory);
+    // A directory given as DuckDB configuration is the one to load from, unless extensionDirectory says otherwise.
+    const directory = optionalText('extensionDirectory', options.extensionDirectory) ?? config.extension_directory;
     const repository = optionalText('extensionRepository', options.extensionRepository);
     const settings: RemoteSettings = {
       credentials: validateCloudCredentials(options.credentials),

@@ -103,6 +103,13 @@ describe('extensions', () => {
     await engine.close();
   });
 
+  it('takes the directory from config.extension_directory when extensionDirectory is not given', async () => {
+    const engine = await DuckDBQueryEngine.open({ config: { extension_directory: extensionDir } });
+    await engine.loadExtension('fts');
+    expect(engine.stats().extensions).toMatchObject({ directory: extensionDir, loaded: ['fts'] });
+    await engine.close();
+  });
+
   it('loads signed builds only: a tampered binary is refused', async () => {
     const dir = freshDir('tampered');
     const path = join(dir, target.version, target.platform, 'fts.duckdb_extension');

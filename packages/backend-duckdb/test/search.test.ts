@@ -14,6 +14,8 @@ const words = ['memory', 'agent', 'paris', 'tower', 'travel', 'prefers', 'dark',
 describe.each([
   ['in memory', {}],
   ['in SQL', { searchCacheMaxBytes: 0 }],
+  // The index outgrows its bound while it is built: searches fall back to SQL.
+  ['past the memory bound', { searchCacheMaxBytes: 20_000 }],
 ])('BM25 search %s', (_path, options) => {
   const random = seededRandom(99);
   const pick = <T>(items: readonly T[]): T => items[random(items.length)] as T;
@@ -98,6 +100,35 @@ describe.each([
     for (const query of ['"unbalanced', "it's (a) test", 'a AND b OR NOT c', "'; DROP TABLE ltm_store; --", '😀🎉', '\\', '%_*?', 'x'.repeat(10_240), '   ', '---']) {
       expect((await backend.search(query)).success).toBe(true);
     }
+  });
+});
+
+describe('search while writes land', () => {
+  it('answers every search during concurrent writes, and sees all of them afterwards', async () => {
+    const backend = await DuckDBLTMBackend.open();
+    const live = new Map<string, DocumentTerms>();
+    const random = seededRandom(5);
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 400; i++) {
+      const key = `k${random(60)}`;
+      if (i % 4 === 3) {
+        calls.push(backend.search('alpha beta', i % 8 === 3 ? { n: { $gte: 1 } } : undefined, 5).then((r) => expect(r.success).toBe(true)));
+      } else if (i % 10 === 0) {
+        calls.push(backend.delete(key).then(ok));
+        live.delete(key);
+      } else {
+        const value = `${['alpha', 'beta', 'gamma'][random(3)]} ${['beta', 'delta'][random(2)]} ${i}`;
+        const metadata = { n: random(3) };
+        calls.push(backend.store(key, value, metadata).then(ok));
+        live.set(key, analyzeDocument(value, metadata));
+      }
+      if (i % 50 === 49) await Promise.all(calls.splice(0));
+    }
+    await Promise.all(calls);
+    const expected = [...scoreBm25(analyzeQuery('alpha beta'), live.entries())].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const result = ok(await backend.search('alpha beta', undefined, 1000));
+    expect(result.results.map((r) => r.key)).toEqual(expected.map(([key]) => key));
+    await backend.close();
   });
 });
 

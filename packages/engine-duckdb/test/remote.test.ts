@@ -105,6 +105,7 @@ describe('extensions', () => {
 
   it('takes the directory from config.extension_directory when extensionDirectory is not given', async () => {
     const engine = await DuckDBQueryEngine.open({ config: { extension_directory: extensionDir } });
+    expect(await ltmError(engine.loadExtension('spatial' as never))).toMatchObject({ errorType: 'validation_error' });
     await engine.loadExtension('fts');
     expect(engine.stats().extensions).toMatchObject({ directory: extensionDir, loaded: ['fts'] });
     await engine.close();

@@ -1,3 +1,4 @@
+import { LTMError } from '@ltm/core';
 import { EngineError, failureOrigin } from '../errors.js';
 import { EXTENSION_NAMES, defaultExtensionDirectory, type ExtensionName } from './extension-directory.js';
 import { duckDBTarget, installExtensions } from './install.js';
@@ -56,7 +57,9 @@ export class ExtensionManager {
 
   /** Loads `name` unless this engine already has; `purpose` says in errors what needed it (`s3://`, ...). */
   require(name: ExtensionName, purpose: string): Promise<void> {
-    if (!EXTENSION_NAMES.includes(name)) throw new Error(`unknown extension ${String(name)}`);
+    if (!EXTENSION_NAMES.includes(name)) {
+      return Promise.reject(new LTMError('validation_error', `unknown extension ${JSON.stringify(name)}: choose from ${EXTENSION_NAMES.join(', ')}`));
+    }
     let pending = this.loading.get(name);
     if (pending === undefined) {
       pending = this.load(name, purpose);

@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdir } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import {
   LTMError,
@@ -32,7 +32,6 @@ import {
   encode,
   recordKey,
   seqOfKey,
-  sourceId,
 } from './log.js';
 import type { ObjectStoreOptions } from './object-store/index.js';
 import { openObjectStore, storeKind } from './object-store/index.js';
@@ -66,7 +65,10 @@ import { LogState, emptyChange, type Change, type Step } from './state.js';
  * fsync every file before a commit resolves (survives a power cut, not only a crash; default false).
  */
 export interface ParquetFormatOptions extends ObjectStoreOptions {
-  /** Where the files live, instead of the store `uri` and the options above name: `<uri>/<tableName>/`. */
+  /**
+   * Where the files live, instead of the store the `uri` and the options above name (`<uri>/<tableName>/`).
+   * The format closes it when it closes.
+   */
   objectStore?: ObjectStore;
   /** A batch whose log record would be at most this many bytes is written inline in the record (one object write). Default 256 KiB. */
   inlineMaxBytes?: number;
@@ -240,37 +242,36 @@ export class ParquetFormat implements StorageFormat<Engine> {
       );
     }
     quoteIdentifier(tableName);
-    const kind = this.options.objectStore === undefined ? storeKind(uri) : 'local';
     const store = this.options.objectStore ?? (await openObjectStore(uri, tableName, this.options));
+    const catalogName = `ltm_parquet_${randomBytes(8).toString('hex')}`;
+    const names: ViewNames = { catalog: quoteIdentifier(catalogName) };
+    let attached = false;
     try {
       checkLocation(store.location);
+      const kind = storeKind(store.url(''));
       if (kind !== 'local') {
         await loadExtension(engine, kind === 'az' ? 'azure' : 'httpfs', uri);
         // Segments never change once written: without this, every query and every view rebuild asks the
         // store for each file's size and date again (one round trip per segment).
         await engine.run('SET enable_http_metadata_cache = true');
       }
-    } catch (error) {
-      await store.close();
-      throw error;
-    }
-    const catalogName = `ltm_parquet_${randomBytes(8).toString('hex')}`;
-    const names: ViewNames = { catalog: quoteIdentifier(catalogName) };
-    this.formatFile = await this.readFormatFile(store, readOnly);
-    if (!readOnly) await store.preparePrefix(DATA_PREFIX);
-    // Segments never change once written, so their footers can be cached for the life of the engine.
-    await engine.run('SET parquet_metadata_cache = true');
-    await engine.run(`ATTACH ':memory:' AS ${names.catalog}`);
-    this.opened_ = { context, engine, store, names };
-    this.writable = !readOnly;
-    try {
+      this.formatFile = await this.readFormatFile(store, readOnly);
+      if (!readOnly) await store.preparePrefix(DATA_PREFIX);
+      // Segments never change once written, so their footers can be cached for the life of the engine.
+      await engine.run('SET parquet_metadata_cache = true');
+      await engine.run(`ATTACH ':memory:' AS ${names.catalog}`);
+      attached = true;
+      this.opened_ = { context, engine, store, names };
+      this.writable = !readOnly;
       await engine.transaction(async (connection) => {
         for (const sql of tablesSql(names)) await connection.run(sql);
       });
       await this.exclusive(() => this.reload());
     } catch (error) {
       this.opened_ = undefined;
-      await engine.run(`DETACH ${names.catalog}`).catch(() => undefined);
+      this.writable = false;
+      if (attached) await engine.run(`DETACH ${names.catalog}`).catch(() => undefined);
+      await store.close().catch(() => undefined);
       throw error;
     }
     const interval = this.options.refreshIntervalMs ?? DEFAULTS.refreshIntervalMs;

@@ -34,6 +34,7 @@ export class MemorySource implements CommitListener {
   private replay: CommitBatch[] = [];
   private stopping = false;
   private building: Promise<void> | null = null;
+  private builds = 0;
 
   private constructor(
     private readonly engine: DuckDBQueryEngine,
@@ -59,8 +60,8 @@ export class MemorySource implements CommitListener {
 
   /**
    * The index, built first if needed; `null` when it is over its bound or its build failed (search with
-   * SQL then). Searches wait for a build rather than run SQL meanwhile, so one process never mixes the two
-   * paths, whose scores may differ in the last bits.
+   * SQL then). Searches wait for a build rather than run SQL meanwhile: the two paths' scores may differ in
+   * the last bits, and pages of one ranking must not come from both.
    */
   async ready(): Promise<MemoryIndex | null> {
     if (this.state === 'idle') this.startBuild();
@@ -105,9 +106,13 @@ export class MemorySource implements CommitListener {
   private startBuild(): void {
     this.state = 'building';
     this.replay = [];
+    // A failed commit may reset a build and a search start another before the first one ends: only the
+    // latest build may install its index.
+    const token = ++this.builds;
+    const current = (): boolean => this.state === 'building' && this.builds === token;
     const build = this.build()
       .then((index) => {
-        if (this.state !== 'building') return; // a failed commit reset it meanwhile
+        if (!current()) return;
         for (const batch of this.replay) index.apply(batch);
         this.replay = [];
         this.index = index;
@@ -115,11 +120,11 @@ export class MemorySource implements CommitListener {
         this.checkSize();
       })
       .catch(() => {
-        // The SQL keeps answering; a later search tries again.
-        if (this.state === 'building') this.reset();
+        // This search and the next run the SQL; a later one tries again.
+        if (current()) this.reset();
       })
       .finally(() => {
-        this.building = null;
+        if (this.builds === token) this.building = null;
       });
     this.building = build;
   }

@@ -280,7 +280,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   async stats(): Promise<StatsResult> {
     return this.guard(async () => {
       const counts = await this.table.counts(Date.now());
-      const { pool } = this.table.engine.stats();
+      const { pool, circuit, retries, extensions } = this.table.engine.stats();
       return {
         success: true,
         backend: this.name,
@@ -294,6 +294,10 @@ export class DuckDBLTMBackend implements LTMBackend {
           durability: this.options.durability,
           ...this.table.stats(),
           pool: { size: pool.size, open: pool.open, inUse: pool.inUse, waiting: pool.waiting },
+          // Plain JSON copies: the engine's objects are typed interfaces, not JsonValue.
+          circuit: circuit === null ? null : (JSON.parse(JSON.stringify(circuit)) as JsonValue),
+          retries: { retried: retries.retried, gaveUp: retries.gaveUp },
+          extensions: JSON.parse(JSON.stringify(extensions)) as JsonValue,
         },
       };
     });

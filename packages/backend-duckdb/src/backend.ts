@@ -138,6 +138,7 @@ export class DuckDBLTMBackend implements LTMBackend {
           cacheBytes: resolved.cacheMaxBytes,
           applyDelayMs: 20,
           applyBatch: 4096,
+          refreshIntervalMs: 5000,
         });
       } catch (error) {
         if (key !== null) openTables.delete(key);

@@ -33,6 +33,8 @@ export interface TableStoreOptions {
   cacheBytes: number;
   applyDelayMs: number;
   applyBatch: number;
+  /** How often a read-only store asks its format whether the data changed. */
+  refreshIntervalMs: number;
 }
 
 interface Pending {
@@ -78,6 +80,7 @@ export class TableStore implements Store {
   private applies = 0;
   private appliedOps = 0;
   private closed = false;
+  private lastRefresh = Date.now();
   private readonly commitListeners = new Set<CommitListener>();
 
   private constructor(private readonly options: TableStoreOptions) {
@@ -180,6 +183,7 @@ export class TableStore implements Store {
 
   /** Live entries of `keys` (unique), in order, `null` where there is none. */
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
+    await this.refreshIfStale();
     const found = new Map<string, EntryRow | null>();
     const misses: string[] = [];
     for (const key of keys) {
@@ -222,9 +226,26 @@ export class TableStore implements Store {
 
   /** Live and expired-but-not-removed entries, from the directory (no query). */
   async counts(now: number): Promise<{ live: number; expired: number }> {
+    await this.refreshIfStale();
     let live = 0;
     for (const info of this.directory.values()) if (info.expiresAt === null || info.expiresAt > now) live += 1;
     return { live, expired: this.directory.size - live };
+  }
+
+  /**
+   * A read-only store (a `.duckdb` file on object storage, say) may be replaced by its owner: at most
+   * every `refreshIntervalMs`, ask the format, and start over from the new contents when it changed.
+   */
+  private async refreshIfStale(): Promise<void> {
+    if (this.options.writable) return;
+    const now = Date.now();
+    if (now - this.lastRefresh < this.options.refreshIntervalMs) return;
+    this.lastRefresh = now;
+    if (!(await this.format.refresh())) return;
+    this.directory.clear();
+    this.cache.clear();
+    await this.loadDirectory();
+    this.notifyCommit(null); // the search's in-memory index no longer matches: it rebuilds
   }
 
   // ---- applying the memtable to the format ------------------------------------------------------
@@ -245,7 +266,10 @@ export class TableStore implements Store {
 
   /** Commits every acknowledged write to the format; rejects with the format's error if it cannot. */
   async catchUp(): Promise<number> {
-    if (!this.options.writable) return 0;
+    if (!this.options.writable) {
+      await this.refreshIfStale();
+      return 0;
+    }
     let flushed = 0;
     while (this.memtable.size > 0 || this.applying) {
       if (this.applying) {

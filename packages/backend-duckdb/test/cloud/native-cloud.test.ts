@@ -282,6 +282,25 @@ describe('a new upload', () => {
   });
 });
 
+describe('a backend on a store that gets a new upload', () => {
+  it('reads the new version within the refresh interval (5 s), through retrieve, search and stats', async () => {
+    const r = rig();
+    const bucket = await r.s3.createBucket();
+    await r.s3.putObject(bucket, 'ltm.duckdb', bytes);
+    const backend = transcript.recorded(await DuckDBLTMBackend.open({ uri: `s3://${bucket}/ltm.duckdb`, ...cloudOptions('s3') }), 'refresh');
+    expect(await backend.retrieve('note:alpha')).toMatchObject({ found: true });
+    expect(await backend.search('lazy')).toMatchObject({ success: true, count: 2 });
+    await r.s3.putObject(bucket, 'ltm.duckdb', await storeFile([{ key: 'only-in-v2', value: 'lazy river '.repeat(50_000) }]));
+    await new Promise((resolve) => setTimeout(resolve, 5_200));
+    expect(await backend.retrieve('note:alpha')).toMatchObject({ found: false });
+    expect(await backend.retrieve('only-in-v2')).toMatchObject({ found: true });
+    const found = await backend.search('lazy');
+    expect(found.success && found.results.map((hit) => hit.key)).toEqual(['only-in-v2']);
+    expect(await backend.stats()).toMatchObject({ entries: 1 });
+    await backend.close();
+  });
+});
+
 describe('this file', () => {
   it('saw no secret in any result, error, stats output, event or output line', () => {
     expect(transcript.size).toBeGreaterThan(50);

@@ -137,7 +137,10 @@ export class PooledConnection {
       return cached;
     }
     const statement = await this.raw.prepare(sql);
-    if (this.statementCacheSize === 0) {
+    // DuckDB 1.5.5 keeps the plan of a statement without parameters, made for the table statistics of the
+    // moment; once the data outgrows them it fails ("Perfect hash aggregate: ... exceeded total groups").
+    // A statement with parameters is planned at each execution, so only those are worth caching.
+    if (this.statementCacheSize === 0 || statement.parameterCount === 0) {
       // Uncached statements are freed by node-api's weak-reference collection.
       return statement;
     }

@@ -326,3 +326,19 @@ describe('close', () => {
     expect((await ltmError(outside.query('SELECT 1'))).errorType).toBe('backend_closed');
   });
 });
+
+describe('the statement cache and growing tables', () => {
+  it('re-plans a statement without parameters, which DuckDB 1.5.5 would run with outgrown statistics', async () => {
+    const engine = await DuckDBQueryEngine.open({ poolSize: 1 });
+    try {
+      await engine.run('CREATE TABLE grows(f INTEGER)');
+      await engine.run('INSERT INTO grows VALUES (0), (1)');
+      const sql = 'SELECT f, count(*)::INTEGER AS n FROM grows GROUP BY f ORDER BY f';
+      expect(await engine.query(sql)).toEqual([{ f: 0, n: 1 }, { f: 1, n: 1 }]);
+      await engine.run('INSERT INTO grows VALUES (1000000)');
+      expect(await engine.query(sql)).toEqual([{ f: 0, n: 1 }, { f: 1, n: 1 }, { f: 1000000, n: 1 }]);
+    } finally {
+      await engine.close();
+    }
+  });
+});

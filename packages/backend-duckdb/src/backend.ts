@@ -40,6 +40,7 @@ import type {
 } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
+import { createParquetFormat } from '@ltm/format-parquet';
 import { SqlParams } from './filter-sql.js';
 import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
 import { cloudEngineOptions, isCloudUri, resolveOptions, selectFormatName } from './options.js';
@@ -96,7 +97,7 @@ export class DuckDBLTMBackend implements LTMBackend {
   /** Opens (and creates, when missing) the store. Rejects with `LTMError` when it cannot. */
   static async open(options: DuckDBLTMBackendOptions = {}): Promise<DuckDBLTMBackend> {
     const resolved = resolveOptions(options);
-    const format = await loadFormat(resolved);
+    const format = await loadFormat(resolved, options);
     const shared = options.queryEngine;
     const local = !isCloudUri(resolved.uri);
     // The native format is a DuckDB database file: the engine opens it. Other formats keep their data
@@ -125,6 +126,8 @@ export class DuckDBLTMBackend implements LTMBackend {
     }
     const opening = (async () => {
       try {
+        // Formats that read remote files (Parquet on a bucket) need the extension and a secret for it.
+        if (!local && format.name !== 'native') await engine.prepareRemote(resolved.uri);
         await format.open({ engine, uri: resolved.uri, tableName: resolved.tableName, readOnly: resolved.readOnly });
         if (format.capabilities.multiWriter) return new DirectStore({ engine, ownsEngine: shared === undefined, format });
         return await TableStore.open({
@@ -370,13 +373,32 @@ function redactUri(uri: string): string {
   return uri.replace(/\?.*$/, '').replace(/\/\/[^@/]*@/, '//');
 }
 
-async function loadFormat(options: ResolvedOptions): Promise<StorageFormat<Engine>> {
+async function loadFormat(options: ResolvedOptions, raw: DuckDBLTMBackendOptions): Promise<StorageFormat<Engine>> {
   if (typeof options.format === 'object') return options.format;
-  const name = selectFormatName(options.uri, options.format);
-  if (name === 'native') return createNativeFormat();
-  throw new LTMError(
-    'unsupported',
-    `format 'parquet' (chosen for ${JSON.stringify(redactUri(options.uri))}${options.format === 'auto' ? ' because it does not end in .duckdb or .db' : ''}) is not available yet; ` +
-      'use a path ending in .duckdb for a native DuckDB file, or :memory:',
-  );
+  if (selectFormatName(options.uri, options.format) === 'native') return createNativeFormat();
+  // The Parquet format reads through DuckDB with the engine's secrets, and lists, creates and deletes
+  // objects through the cloud SDKs, which take the same credentials (unset ones come from the environment).
+  const endpoint = (host: string | undefined, ssl: boolean | undefined): string | undefined =>
+    host === undefined ? undefined : /^https?:\/\//.test(host) ? host : `${ssl === false ? 'http' : 'https'}://${host}`;
+  return createParquetFormat({
+    s3: dropUndefined({
+      region: raw.s3Region,
+      endpoint: endpoint(raw.s3Endpoint, raw.s3UseSsl),
+      accessKeyId: raw.s3AccessKeyId,
+      secretAccessKey: raw.s3SecretAccessKey,
+      sessionToken: raw.s3SessionToken,
+      ...(raw.s3UrlStyle === undefined ? {} : { forcePathStyle: raw.s3UrlStyle === 'path' }),
+    }),
+    gcs: dropUndefined({
+      region: raw.gcsRegion,
+      endpoint: endpoint(raw.gcsEndpoint, undefined),
+      accessKeyId: raw.gcsAccessKeyId,
+      secretAccessKey: raw.gcsSecretAccessKey,
+    }),
+    azure: dropUndefined({ connectionString: raw.azureConnectionString, accountName: raw.azureAccountName, accountKey: raw.azureAccountKey }),
+  });
+}
+
+function dropUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

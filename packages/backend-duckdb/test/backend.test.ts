@@ -172,8 +172,20 @@ describe('DuckDBLTMBackend options', () => {
     expect(selectFormatName('./ltm.duckdb', 'parquet')).toBe('parquet');
   });
 
-  it('says clearly what is not available yet instead of faking it', async () => {
-    await expect(DuckDBLTMBackend.open({ uri: fileUri('memories') })).rejects.toMatchObject({ errorType: 'unsupported' });
+  it('opens a directory as a Parquet store, shared by processes', async () => {
+    const uri = fileUri('memories');
+    const backend = await DuckDBLTMBackend.open({ uri });
+    expect(backend.capabilities).toEqual({ persistent: true, writable: true, fullTextSearch: true, multiWriter: true });
+    ok(await backend.store('k', { text: 'parquet memory' }));
+    expect(ok(await backend.stats()).details.format).toBe('parquet');
+    await backend.close();
+    const reopened = await DuckDBLTMBackend.open({ uri, format: 'parquet' });
+    cleanups.push(() => reopened.close());
+    expect(ok(await reopened.retrieve('k')).value).toEqual({ text: 'parquet memory' });
+    expect(ok(await reopened.search('parquet')).results.map((r) => r.key)).toEqual(['k']);
+  });
+
+  it('names the fix when a cloud store needs an extension that is not installed', async () => {
     // A .duckdb file on S3 opens read-only through DuckDB's httpfs (test/cloud/); without the extension, the error names the fix.
     const { dir, cleanup } = tempDir();
     await expect(DuckDBLTMBackend.open({ uri: 's3://bucket/agents/cache.duckdb', extensionDirectory: dir })).rejects.toMatchObject({

@@ -26,6 +26,33 @@ for (const provider of PROVIDERS) {
   }
 }
 
+// Writable Parquet stores on the same buckets: every acknowledged write is committed on the object store.
+let stores = 0;
+const reopenable = new WeakMap<DuckDBLTMBackend, string>();
+async function openParquet(provider: (typeof PROVIDERS)[number], uri: string): Promise<DuckDBLTMBackend> {
+  const backend = transcript.recorded(await DuckDBLTMBackend.open({ uri, ...cloudOptions(provider) }), `${provider} parquet contract`);
+  reopenable.set(backend, uri);
+  return backend;
+}
+for (const provider of PROVIDERS) {
+  describeBackendContract({
+    name: `duckdb (parquet on ${provider})`,
+    capabilities: { persistent: true, writable: true, fullTextSearch: true, multiWriter: true },
+    create: async () => {
+      const r = rig();
+      const place = provider === 'azure' ? await r.azure.createContainer() : await r.s3.createBucket();
+      const scheme = { s3: 's3', gcs: 'gs', azure: 'az' }[provider];
+      const uri = `${scheme}://${place}/stores/${process.pid}-${++stores}`;
+      return openParquet(provider, uri);
+    },
+    reopen: async (closed) => {
+      const uri = reopenable.get(closed);
+      if (uri === undefined) throw new Error('reopen: unknown backend');
+      return openParquet(provider, uri);
+    },
+  });
+}
+
 // Runs after the suites above (a file's tests run in order).
 describe('the contract runs', () => {
   it('returned no result, error or stats that carries a secret', () => {

@@ -439,7 +439,9 @@ async function createOrUpgrade(connection: EngineConnection, tableName: string, 
   await connection.run(`CREATE TABLE IF NOT EXISTS ${tables.terms}(key VARCHAR, field TINYINT, term VARCHAR, tf INTEGER)`);
   await connection.run(`CREATE TABLE IF NOT EXISTS ${tables.docs}(key VARCHAR PRIMARY KEY, length INTEGER, extra_length INTEGER)`);
   await connection.run(`CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`${tableName}__terms_key`)} ON ${tables.terms}(key)`);
-  await connection.run(`CREATE INDEX IF NOT EXISTS ${quoteIdentifier(`${tableName}__terms_term`)} ON ${tables.terms}(term)`);
+  // No index on `term`: search reads postings with one scan (or from its in-memory index), and an ART
+  // index there only made every commit slower. Stores created before this drop it.
+  await connection.run(`DROP INDEX IF EXISTS ${quoteIdentifier(`${tableName}__terms_term`)}`);
   await connection.run(
     `INSERT INTO ltm_format VALUES ($1, $2, $3, ${timestamp('$4')}) ON CONFLICT (table_name) DO NOTHING`,
     [tableName, FORMAT_NAME, NATIVE_FORMAT_VERSION, Date.now()],

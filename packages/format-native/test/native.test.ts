@@ -40,7 +40,6 @@ describe('open', () => {
     ]);
     expect(await store.engine.query("SELECT index_name FROM duckdb_indexes() WHERE table_name = 'ltm_store__terms' ORDER BY 1")).toEqual([
       { index_name: 'ltm_store__terms_key' },
-      { index_name: 'ltm_store__terms_term' },
     ]);
     const [record] = await store.engine.query('SELECT table_name, format, version, epoch_ms(created_at) AS ms FROM ltm_format');
     expect(record).toMatchObject({ table_name: 'ltm_store', format: 'native', version: NATIVE_FORMAT_VERSION });

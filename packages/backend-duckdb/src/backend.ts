@@ -52,8 +52,17 @@ import { TableStore } from './store/table-store.js';
 
 type Engine = DuckDBQueryEngine;
 
-/** Table stores of this process by database file and table: backends on the same table share one. */
+/** Table stores of this process by database and table: backends on the same table share one. */
 const openTables = new Map<string, Promise<Store>>();
+
+/** `:memory:` engines are separate databases; one shared between backends (`queryEngine`) is one database. */
+const memoryIds = new WeakMap<DuckDBQueryEngine, number>();
+let memoryCount = 0;
+function memoryId(engine: DuckDBQueryEngine): number {
+  let id = memoryIds.get(engine);
+  if (id === undefined) memoryIds.set(engine, (id = ++memoryCount));
+  return id;
+}
 
 /**
  * Long-term memory on DuckDB. Open with `await DuckDBLTMBackend.open(options)` or
@@ -71,7 +80,7 @@ export class DuckDBLTMBackend implements LTMBackend {
 
   private constructor(
     private readonly table: Store,
-    private readonly tableKey: string | null,
+    private readonly tableKey: string,
     private readonly options: ResolvedOptions,
   ) {
     const formatCaps = table.format.capabilities;
@@ -115,8 +124,8 @@ export class DuckDBLTMBackend implements LTMBackend {
         ...(resolved.extensionDirectory === undefined ? {} : { extensionDirectory: resolved.extensionDirectory }),
         ...cloud,
       }));
-    const key = engine.path === ':memory:' ? null : `${engine.path}\u0000${resolved.tableName}`;
-    const existing = key === null ? undefined : openTables.get(key);
+    const key = `${engine.path === ':memory:' ? `memory#${memoryId(engine)}` : engine.path}\u0000${resolved.tableName}`;
+    const existing = openTables.get(key);
     if (existing) {
       // Another backend of this process has the table open: share its store (and its engine).
       if (!shared) await engine.close();
@@ -144,12 +153,12 @@ export class DuckDBLTMBackend implements LTMBackend {
           refreshIntervalMs: 5000,
         });
       } catch (error) {
-        if (key !== null) openTables.delete(key);
+        openTables.delete(key);
         if (!shared) await engine.close().catch(() => undefined);
         throw error;
       }
     })();
-    if (key !== null) openTables.set(key, opening);
+    openTables.set(key, opening);
     return new DuckDBLTMBackend(await opening, key, resolved);
   }
 
@@ -313,7 +322,7 @@ export class DuckDBLTMBackend implements LTMBackend {
       await this.searcher.close();
       this.table.refs -= 1;
       if (this.table.refs > 0) return;
-      if (this.tableKey !== null) openTables.delete(this.tableKey);
+      openTables.delete(this.tableKey);
       await this.table.close();
     })();
     return this.closing;

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LTMError } from '@ltm/core';
 import type { CommitBatch, StorageFormat } from '@ltm/core';
-import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
 import { DuckDBLTMBackend } from '../src/index.js';
 import { ok, tempDir } from './helpers.js';
@@ -158,5 +158,18 @@ describe('backends sharing a table in one process', () => {
     const c = await DuckDBLTMBackend.open({ uri, readOnly: true });
     cleanups.push(() => c.close());
     expect(ok(await c.retrieveMany(['k', 'k2'])).items.map((i) => i.value)).toEqual(['from b', 'after a closed']);
+  });
+
+  it('share one store when they share one in-memory engine', async () => {
+    const engine = await DuckDBQueryEngine.open();
+    const a = await DuckDBLTMBackend.open({ queryEngine: engine });
+    const b = await DuckDBLTMBackend.open({ queryEngine: engine });
+    ok(await b.retrieve('k'));
+    ok(await a.store('k', 'from a'));
+    expect(ok(await b.retrieve('k')).value).toBe('from a');
+    expect(ok(await b.search('from')).results.map((r) => r.key)).toEqual(['k']);
+    await a.close();
+    await b.close();
+    await engine.close();
   });
 });

@@ -165,9 +165,9 @@ describe('backends sharing a table in one process', () => {
     const a = await DuckDBLTMBackend.open({ queryEngine: engine });
     const b = await DuckDBLTMBackend.open({ queryEngine: engine });
     ok(await b.retrieve('k'));
-    ok(await a.store('k', 'from a'));
-    expect(ok(await b.retrieve('k')).value).toBe('from a');
-    expect(ok(await b.search('from')).results.map((r) => r.key)).toEqual(['k']);
+    ok(await a.store('k', 'paris, from a'));
+    expect(ok(await b.retrieve('k')).value).toBe('paris, from a');
+    expect(ok(await b.search('paris')).results.map((r) => r.key)).toEqual(['k']);
     await a.close();
     await b.close();
     await engine.close();

@@ -70,6 +70,25 @@ export interface DuckDBLTMBackendOptions {
   allowExtensionInstall?: boolean;
 }
 
+/** Cloud settings: they go to the engine the backend opens (and to the Parquet format's SDK clients). */
+const CLOUD_KEYS = [
+  's3Region',
+  's3Endpoint',
+  's3AccessKeyId',
+  's3SecretAccessKey',
+  's3SessionToken',
+  's3UrlStyle',
+  's3UseSsl',
+  'gcsAccessKeyId',
+  'gcsSecretAccessKey',
+  'gcsEndpoint',
+  'gcsRegion',
+  'azureConnectionString',
+  'azureAccountName',
+  'azureAccountKey',
+  'allowExtensionInstall',
+] as const satisfies readonly (keyof DuckDBLTMBackendOptions)[];
+
 /** Every option `createLTMBackend('duckdb', options)` and `settings.ltm` accept (camelCase). */
 export const DUCKDB_OPTION_KEYS = [
   'uri',
@@ -85,22 +104,8 @@ export const DUCKDB_OPTION_KEYS = [
   'cacheMaxBytes',
   'searchEngine',
   'searchCacheMaxBytes',
-  's3Region',
-  's3Endpoint',
-  's3AccessKeyId',
-  's3SecretAccessKey',
-  's3SessionToken',
-  's3UrlStyle',
-  's3UseSsl',
-  'gcsAccessKeyId',
-  'gcsSecretAccessKey',
-  'gcsEndpoint',
-  'gcsRegion',
-  'azureConnectionString',
-  'azureAccountName',
-  'azureAccountKey',
   'extensionDirectory',
-  'allowExtensionInstall',
+  ...CLOUD_KEYS,
 ] as const satisfies readonly (keyof DuckDBLTMBackendOptions)[];
 
 export interface ResolvedOptions {
@@ -193,23 +198,7 @@ export function selectFormatName(uri: string, requested: FormatName): 'native' |
   return 'parquet';
 }
 
-const CLOUD_KEYS = [
-  's3Region',
-  's3Endpoint',
-  's3AccessKeyId',
-  's3SecretAccessKey',
-  's3SessionToken',
-  's3UrlStyle',
-  's3UseSsl',
-  'gcsAccessKeyId',
-  'gcsSecretAccessKey',
-  'gcsEndpoint',
-  'gcsRegion',
-  'azureConnectionString',
-  'azureAccountName',
-  'azureAccountKey',
-  'allowExtensionInstall',
-] as const satisfies readonly (keyof DuckDBLTMBackendOptions)[];
+
 
 type CloudEngineOptions = Pick<DuckDBQueryEngineOptions, 'credentials' | 'allowExtensionInstall'>;
 

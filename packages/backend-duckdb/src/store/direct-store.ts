@@ -8,7 +8,8 @@
 import type { EntryRow, StorageFormat } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { indexRowsOf } from '../search/searcher.js';
-import { liveCondition } from '../sql.js';
+import { ENTRY_COLUMNS, liveCondition, toEntryRow } from '../sql.js';
+import type { EntryColumns } from '../sql.js';
 import type { OpOutcome, Store, WriteOp } from './types.js';
 import { WritePipeline } from './write-pipeline.js';
 
@@ -18,9 +19,6 @@ export interface DirectStoreOptions {
   /** Already opened. */
   format: StorageFormat<DuckDBQueryEngine>;
 }
-
-const ENTRY_COLUMNS =
-  'key, value, metadata, epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at, epoch_ms(expires_at) AS expires_at';
 
 export class DirectStore implements Store {
   refs = 1;
@@ -49,30 +47,11 @@ export class DirectStore implements Store {
 
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
     if (keys.length === 0) return [];
-    const rows = await this.engine.query<{
-      key: string;
-      value: string;
-      metadata: string | null;
-      created_at: number;
-      updated_at: number;
-      expires_at: number | null;
-    }>(`SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} AS e WHERE key IN (SELECT unnest($1)) AND ${liveCondition('e', '$2')}`, [
-      keys,
-      now,
-    ]);
-    const byKey = new Map(
-      rows.map((r): [string, EntryRow] => [
-        r.key,
-        {
-          key: r.key,
-          value: r.value,
-          metadata: r.metadata ?? '{}',
-          createdAt: Number(r.created_at),
-          updatedAt: Number(r.updated_at),
-          expiresAt: r.expires_at === null ? null : Number(r.expires_at),
-        },
-      ]),
+    const rows = await this.engine.query<EntryColumns>(
+      `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} AS e WHERE key IN (SELECT unnest($1)) AND ${liveCondition('e', '$2')}`,
+      [keys, now],
     );
+    const byKey = new Map(rows.map((row) => [row.key, toEntryRow(row)]));
     return keys.map((key) => byKey.get(key) ?? null);
   }
 

@@ -19,6 +19,8 @@ import type { Durability, JournalRecord } from './journal.js';
 import { Journal } from './journal.js';
 import { ReadCache } from './read-cache.js';
 import type { OpOutcome, Store, WriteOp } from './types.js';
+import { ENTRY_COLUMNS, toEntryRow } from '../sql.js';
+import type { EntryColumns } from '../sql.js';
 
 export interface TableStoreOptions {
   engine: DuckDBQueryEngine;
@@ -47,18 +49,6 @@ interface Pending {
 interface KeyInfo {
   createdAt: number;
   expiresAt: number | null;
-}
-
-const ENTRY_COLUMNS =
-  'key, value, metadata, epoch_ms(created_at) AS created_at, epoch_ms(updated_at) AS updated_at, epoch_ms(expires_at) AS expires_at';
-
-interface EntryColumns {
-  key: string;
-  value: string;
-  metadata: string | null;
-  created_at: number;
-  updated_at: number;
-  expires_at: number | null;
 }
 
 /** Past this many operations waiting on a failing applier, writes are refused rather than piling up. */
@@ -450,16 +440,5 @@ export class TableStore implements Store {
       this.notifyCommit(batch);
     }
   }
-}
-
-function toEntryRow(row: EntryColumns): EntryRow {
-  return {
-    key: row.key,
-    value: row.value,
-    metadata: row.metadata ?? '{}',
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-    expiresAt: row.expires_at === null ? null : Number(row.expires_at),
-  };
 }
 

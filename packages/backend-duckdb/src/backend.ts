@@ -55,12 +55,12 @@ type Engine = DuckDBQueryEngine;
 /** Table stores of this process by database and table: backends on the same table share one. */
 const openTables = new Map<string, Promise<Store>>();
 
-/** `:memory:` engines are separate databases; one shared between backends (`queryEngine`) is one database. */
-const memoryIds = new WeakMap<DuckDBQueryEngine, number>();
-let memoryCount = 0;
-function memoryId(engine: DuckDBQueryEngine): number {
-  let id = memoryIds.get(engine);
-  if (id === undefined) memoryIds.set(engine, (id = ++memoryCount));
+/** Engines on `:memory:` are separate databases; one shared between backends (`queryEngine`) is one. */
+const engineIds = new WeakMap<DuckDBQueryEngine, number>();
+let engineCount = 0;
+function engineId(engine: DuckDBQueryEngine): number {
+  let id = engineIds.get(engine);
+  if (id === undefined) engineIds.set(engine, (id = ++engineCount));
   return id;
 }
 
@@ -124,7 +124,10 @@ export class DuckDBLTMBackend implements LTMBackend {
         ...(resolved.extensionDirectory === undefined ? {} : { extensionDirectory: resolved.extensionDirectory }),
         ...cloud,
       }));
-    const key = `${engine.path === ':memory:' ? `memory#${memoryId(engine)}` : engine.path}\u0000${resolved.tableName}`;
+    // A database file is one database whichever engine opened it; anything else is what this engine reads
+    // at this URI (an in-memory database, a bucket, a directory of Parquet files).
+    const database = databaseFile === ':memory:' ? `engine#${engineId(engine)}\u0000${resolved.uri}` : engine.path;
+    const key = `${database}\u0000${resolved.tableName}`;
     const existing = openTables.get(key);
     if (existing) {
       // Another backend of this process has the table open: share its store (and its engine).

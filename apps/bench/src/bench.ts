@@ -1,10 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import type { LTMBackend } from '@ltm/core';
 import type { PhaseStats } from './measure.js';
-import { SQLiteBackend, sqliteLibraryVersion } from './peers/sqlite-backend.js';
-import { runWorkload } from './workload.js';
+import { measureResidentMemory } from './memory.js';
+import type { MemorySample } from './memory.js';
+import { SQLiteBackend, betterSqliteVersion, sqliteLibraryVersion } from './peers/sqlite-backend.js';
+import type { PointQueryResult } from './reference.js';
+import { VerificationError, runWorkload } from './workload.js';
 import type { BenchSide, PhaseResult, WorkloadConfig } from './workload.js';
 
 export interface Contender {
@@ -14,6 +18,12 @@ export interface Contender {
   description: string;
   /** The database engine underneath and its version, e.g. `DuckDB v1.5.0`. */
   engine(): string;
+  /** Opens the store `open` made in `dir` again (after it was closed) without any in-process read cache. */
+  openCold?(dir: string): Promise<LTMBackend>;
+  /** The engine's bare primary-key point query on the closed store in `dir`: the floor of a cold retrieve. */
+  pointQuery?(dir: string, keys: string[], warmup: number, minMs: number): Promise<PointQueryResult>;
+  /** Which side this is to the memory child process (`src/memory-child.ts`). */
+  memorySide?: 'ours' | 'peer';
 }
 
 export interface BenchOptions {
@@ -25,6 +35,8 @@ export interface BenchOptions {
   onPhase?: (phase: string, role: BenchSide['role'], stats: PhaseStats) => void;
   /** Run before each side's phase: a full garbage collection where the process allows one. */
   settle?: () => void;
+  /** Also measure each side's resident memory with n memories, each in its own child process. */
+  memory?: boolean;
 }
 
 export interface Environment {
@@ -34,6 +46,8 @@ export interface Environment {
   node: string;
   oursEngine: string;
   peerEngine: string;
+  /** The better-sqlite3 binding's own version (the SQLite library it embeds is in `peerEngine`). */
+  peerBinding: string;
 }
 
 export interface BenchReport {
@@ -43,11 +57,16 @@ export interface BenchReport {
   ours: { backend: string; description: string };
   peer: { backend: string; description: string };
   phases: (PhaseResult & { ratio: number })[];
+  /** The bare DuckDB point query on the cold phase's keys, when ours can run one. */
+  reference?: { name: string; stats: PhaseStats };
+  /** Resident memory of each side after loading n memories, each in its own child process. */
+  memory?: { ours: MemorySample; peer: MemorySample };
   /** Entries read back and compared on each side (after the load and at the end). */
   verified: number;
 }
 
 export const sqlitePeer: Contender = {
+  memorySide: 'peer',
   open: (dir) => SQLiteBackend.open({ path: path.join(dir, 'peer.sqlite') }),
   description: "the story's SQLiteBackend: better-sqlite3, FTS5 bm25, WAL, synchronous=NORMAL",
   engine: () => `SQLite ${sqliteLibraryVersion()}`,
@@ -60,10 +79,40 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const dir = options.dir ?? (await mkdtemp(path.join(os.tmpdir(), 'ltm-bench-')));
   const startedAt = new Date().toISOString();
   const ours = await options.ours.open(dir);
+  // Whichever of ours is open: the first, then the cold reopening; closed before the reference reads the file.
+  let oursOpen: LTMBackend | undefined = ours;
   let peer: LTMBackend | undefined;
   try {
     peer = await peerContender.open(dir);
-    const { phases, verified } = await runWorkload(ours, peer, config, { onPhase: options.onPhase, settle: options.settle });
+    const { openCold } = options.ours;
+    const reopenOursCold =
+      openCold === undefined
+        ? undefined
+        : async (): Promise<LTMBackend> => {
+            await ours.close();
+            oursOpen = undefined;
+            oursOpen = await openCold(dir);
+            return oursOpen;
+          };
+    const workload = await runWorkload(ours, peer, config, { onPhase: options.onPhase, settle: options.settle, reopenOursCold });
+    const { phases, verified } = workload;
+    await oursOpen?.close();
+    oursOpen = undefined;
+    let reference: BenchReport['reference'];
+    if (options.ours.pointQuery !== undefined && !config.searchOnly) {
+      options.settle?.();
+      const result = await options.ours.pointQuery(dir, workload.coldReads, config.warmup, config.minReadPhaseMs);
+      verifyReference(result, workload.coldReads.slice(config.warmup), workload.expected);
+      reference = { name: 'bare DuckDB primary-key point query', stats: result.stats };
+      options.onPhase?.('bare DuckDB point query (cold keys)', 'ours', result.stats);
+    }
+    let memory: BenchReport['memory'];
+    if (options.memory) {
+      memory = {
+        ours: await measureResidentMemory(options.ours.memorySide ?? 'ours', config),
+        peer: await measureResidentMemory(peerContender.memorySide ?? 'peer', config),
+      };
+    }
     const environment = describeEnvironment(options.ours, peerContender);
     return {
       startedAt,
@@ -73,9 +122,11 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       peer: { backend: peer.name, description: peerContender.description },
       phases: phases.map((phase) => ({ ...phase, ratio: phase.ours.opsPerSec / phase.peer.opsPerSec })),
       verified,
+      ...(reference ? { reference } : {}),
+      ...(memory ? { memory } : {}),
     };
   } finally {
-    await ours.close();
+    await oursOpen?.close();
     await peer?.close();
     if (options.dir === undefined) await rm(dir, { recursive: true, force: true });
   }
@@ -89,5 +140,18 @@ function describeEnvironment(ours: Contender, peer: Contender): Environment {
     node: process.versions.node,
     oursEngine: ours.engine(),
     peerEngine: peer.engine(),
+    peerBinding: `better-sqlite3 ${betterSqliteVersion()}`,
   };
+}
+
+/** The reference must read what was written too, or its floor means nothing. */
+function verifyReference(result: PointQueryResult, keys: string[], expected: ReadonlyMap<string, { value: unknown }>): void {
+  result.values.forEach((text, i) => {
+    const key = keys[i] as string;
+    const memory = expected.get(key);
+    if (memory === undefined) return;
+    const wanted: unknown = JSON.parse(JSON.stringify(memory.value));
+    const got: unknown = text === null ? null : JSON.parse(text);
+    if (!isDeepStrictEqual(got, wanted)) throw new VerificationError('bare DuckDB reference', 'the point query read a different value', { key, expected: wanted, got });
+  });
 }

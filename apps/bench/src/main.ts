@@ -22,13 +22,15 @@ const program = new Command()
   )
   .option('--search-only', 'only load each size with storeMany and run the search phases (one table per size)')
   .option('--quick', 'a small run that finishes in well under two minutes')
+  .option('--memory', 'also measure resident memory at n memories, each side in its own child process (default on)')
+  .option('--no-memory', 'skip the resident memory measurement')
   .option('--json <file>', 'also save the full results as JSON')
   .option('--seed <number>', 'seed of the generated data and access pattern', positiveInt)
   .option('--dir <directory>', 'keep both databases in this directory instead of a removed temporary one')
   .showHelpAfterError()
   .parse();
 
-const options = program.opts<{ n?: number[]; quick?: boolean; json?: string; seed?: number; dir?: string; searchOnly?: boolean }>();
+const options = program.opts<{ n?: number[]; quick?: boolean; json?: string; seed?: number; dir?: string; searchOnly?: boolean; memory?: boolean }>();
 const base = options.quick ? QUICK_CONFIG : DEFAULT_CONFIG;
 const sizes = options.n ?? [base.n];
 if (sizes.length > 1 && !options.searchOnly) program.error('several --n sizes need --search-only');
@@ -50,6 +52,7 @@ try {
       ours: duckdbContender,
       dir,
       settle: collectGarbage,
+      memory: options.memory !== false && !options.searchOnly,
       onPhase: (phase, role, stats) => {
         process.stderr.write(pc.dim(`  ${role} ${phase}: ${formatRate(stats.opsPerSec)} ops/s, p50 ${formatLatency(stats.p50Ms)}, p99 ${formatLatency(stats.p99Ms)}\n`));
       },

@@ -31,10 +31,10 @@ const PHASES = [
   'store x8 in flight',
   'storeMany (50/call)',
   'retrieve (hot keys)',
-  'retrieve (cold keys)',
   'search (BM25, limit 10)',
   'search + metadata filter',
   'mixed agent loop (70/20/10)',
+  'retrieve (cold keys)',
 ];
 
 /** The peer under another file name, standing in for ours where DuckDB itself is not under test. */
@@ -85,10 +85,29 @@ describe('runBench', () => {
     expect(report.peer.backend).toBe('sqlite');
     expect(report.environment.oursEngine).toMatch(/^DuckDB v?\d+\.\d+/);
     expect(report.environment.peerEngine).toMatch(/^SQLite 3\.\d+/);
+    expect(report.environment.peerBinding).toMatch(/^better-sqlite3 \d+\.\d+/);
     expect(report.verified).toBeGreaterThan(TINY.verifySample);
+    expect(report.reference?.stats.ops).toBe(TINY.retrieves);
     const table = formatReport(report);
     for (const name of PHASES) expect(table).toContain(name);
     expect(table).toContain('ours/peer');
+    expect(table).toContain('bare DuckDB primary-key point query');
+    expect(table).toContain('p50 <= 1.5x bare');
+    expect(table).toMatch(/(pass|FAIL) \d/);
+  });
+
+  it('refuses to report a reference point query that reads different values', async () => {
+    const measure = duckdbContender.pointQuery;
+    if (measure === undefined) throw new Error('duckdbContender has no pointQuery');
+    const lying: Contender = {
+      ...duckdbContender,
+      pointQuery: async (...args) => {
+        const result = await measure(...args);
+        result.values[0] = '"not what was stored"';
+        return result;
+      },
+    };
+    await expect(runBench({ config: TINY, ours: lying, dir })).rejects.toThrow(VerificationError);
   });
 
   it('with searchOnly, loads everything with storeMany and runs only the search phases', async () => {

@@ -6,6 +6,7 @@
  * atomic storeMany) and plainly refuses what the story's schema cannot hold (expiry), rather than
  * implementing the whole contract.
  */
+import { createRequire } from 'node:module';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import {
@@ -379,4 +380,10 @@ export function sqliteLibraryVersion(): string {
   } finally {
     db.close();
   }
+}
+
+/** The better-sqlite3 package itself, read from its package.json (it exports no version). */
+export function betterSqliteVersion(): string {
+  const manifest = createRequire(import.meta.url)('better-sqlite3/package.json') as { version: string };
+  return manifest.version;
 }

@@ -12,5 +12,5 @@ export { describeTarget, judge, targetFor } from './targets.js';
 export type { Measured, Target, Verdict } from './targets.js';
 export { measurePointQuery } from './reference.js';
 export type { PointQueryResult } from './reference.js';
-export { measureResidentMemory } from './memory.js';
-export type { MemorySample } from './memory.js';
+export { loadAndMeasure, measureResidentMemory } from './memory.js';
+export type { MemoryLoad, MemorySample } from './memory.js';

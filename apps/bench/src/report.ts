@@ -60,7 +60,9 @@ export function formatReport(report: BenchReport): string {
 
 function formatVerdict(verdict: Verdict): string {
   if (verdict.pass === undefined) return '-';
-  return verdict.pass ? pc.green(`pass ${formatRatio(verdict.ratio)}`) : pc.red(`FAIL ${formatRatio(verdict.ratio)}`);
+  // One more digit than the ratio column, so a ratio just past its target never prints as the target itself.
+  const ratio = verdict.ratio >= 0.1 && verdict.ratio < 10 ? `${verdict.ratio.toFixed(3)}x` : formatRatio(verdict.ratio);
+  return verdict.pass ? pc.green(`pass ${ratio}`) : pc.red(`FAIL ${ratio}`);
 }
 
 export function formatBytes(bytes: number): string {

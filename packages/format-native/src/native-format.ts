@@ -138,7 +138,13 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
    * cannot write one: the store opens read-only whatever `readOnly` says, and writes answer `read_only`.
    */
   private async openRemote(context: FormatContext<DuckDBQueryEngine>): Promise<void> {
-    const { engine, uri, tableName } = context;
+    await this.attachVersion(context);
+    this.context = context;
+    this.writable = false;
+    this.persistent = true;
+  }
+  /** Attaches the current version of the remote file and points the relations at it. */
+  private async attachVersion({ engine, uri, tableName }: FormatContext<DuckDBQueryEngine>): Promise<void> {
     const attachment = await engine.attachRemote(uri);
     try {
       const tables = tableNames(tableName, attachment.alias);
@@ -149,10 +155,8 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
       throw error;
     }
     this.remote = { alias: attachment.alias, file: attachment.file };
-    this.context = context;
-    this.writable = false;
-    this.persistent = true;
   }
+
   relation(name: RelationName): string {
     const relation = this.opened().relations[name];
     if (relation === undefined) throw new LTMError('validation_error', `unknown relation ${JSON.stringify(name)}`);
@@ -192,22 +196,13 @@ export class NativeFormat implements StorageFormat<DuckDBQueryEngine> {
     const { context } = this.opened();
     const remote = this.remote;
     if (remote === undefined) return false;
-    const { engine, uri, tableName } = context;
+    const { engine, uri } = context;
     const now = await engine.statRemote(uri);
     if (now === undefined) {
       throw new LTMError('connection_error', `${displayUri(uri)} no longer exists: it was deleted while the store was open`, { retryable: false });
     }
     if (now.size === remote.file.size && now.lastModified === remote.file.lastModified) return false;
-    const attachment = await engine.attachRemote(uri);
-    try {
-      const tables = tableNames(tableName, attachment.alias);
-      this.relations = await readOnlyRelations(engine, tableName, tables, attachment.alias);
-      this.tables = tables;
-    } catch (error) {
-      await engine.detachRemote(attachment.alias).catch(() => undefined);
-      throw error;
-    }
-    this.remote = { alias: attachment.alias, file: attachment.file };
+    await this.attachVersion(context);
     // A statement still reading the old version keeps it until it finishes; detaching is best effort.
     await engine.detachRemote(remote.alias).catch(() => undefined);
     return true;

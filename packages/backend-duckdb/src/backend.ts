@@ -39,8 +39,10 @@ import type {
   StoreResult,
 } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import type { CloudCredentialOptions, GcsCredentials, S3Credentials } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
 import { createParquetFormat } from '@ltm/format-parquet';
+import type { ParquetFormatOptions } from '@ltm/format-parquet';
 import { SqlParams } from './filter-sql.js';
 import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
 import { cloudEngineOptions, isCloudUri, resolveOptions, selectFormatName } from './options.js';
@@ -106,13 +108,13 @@ export class DuckDBLTMBackend implements LTMBackend {
   /** Opens (and creates, when missing) the store. Rejects with `LTMError` when it cannot. */
   static async open(options: DuckDBLTMBackendOptions = {}): Promise<DuckDBLTMBackend> {
     const resolved = resolveOptions(options);
-    const format = await loadFormat(resolved, options);
     const shared = options.queryEngine;
+    const cloud = cloudEngineOptions(options, shared !== undefined);
+    const format = await loadFormat(resolved, cloud.credentials ?? {});
     const local = !isCloudUri(resolved.uri);
     // The native format is a DuckDB database file: the engine opens it. Other formats keep their data
     // elsewhere (Parquet files) and read it through a private in-memory DuckDB.
     const databaseFile = local && format.name === 'native' ? resolved.uri : ':memory:';
-    const cloud = cloudEngineOptions(options, shared !== undefined);
     const engine =
       shared ??
       (await DuckDBQueryEngine.open({
@@ -385,30 +387,35 @@ function redactUri(uri: string): string {
   return uri.replace(/\?.*$/, '').replace(/\/\/[^@/]*@/, '//');
 }
 
-async function loadFormat(options: ResolvedOptions, raw: DuckDBLTMBackendOptions): Promise<StorageFormat<Engine>> {
+async function loadFormat(options: ResolvedOptions, credentials: CloudCredentialOptions): Promise<StorageFormat<Engine>> {
   if (typeof options.format === 'object') return options.format;
   if (selectFormatName(options.uri, options.format) === 'native') return createNativeFormat();
-  // The Parquet format reads through DuckDB with the engine's secrets, and lists, creates and deletes
-  // objects through the cloud SDKs, which take the same credentials (unset ones come from the environment).
+  return createParquetFormat(parquetClients(credentials, process.env));
+}
+
+/**
+ * The Parquet format reads through DuckDB with the engine's secrets, and lists, creates and deletes objects
+ * through the cloud SDKs: they get the same credentials the engine got, with the same environment fallbacks
+ * for what the SDKs would not find themselves (GCS HMAC keys, Azure's connection string; the AWS SDK reads
+ * `AWS_*` on its own).
+ */
+function parquetClients({ s3, gcs, azure }: CloudCredentialOptions, env: NodeJS.ProcessEnv): ParquetFormatOptions {
   const endpoint = (host: string | undefined, ssl: boolean | undefined): string | undefined =>
-    host === undefined ? undefined : /^https?:\/\//.test(host) ? host : `${ssl === false ? 'http' : 'https'}://${host}`;
-  return createParquetFormat({
-    s3: dropUndefined({
-      region: raw.s3Region,
-      endpoint: endpoint(raw.s3Endpoint, raw.s3UseSsl),
-      accessKeyId: raw.s3AccessKeyId,
-      secretAccessKey: raw.s3SecretAccessKey,
-      sessionToken: raw.s3SessionToken,
-      ...(raw.s3UrlStyle === undefined ? {} : { forcePathStyle: raw.s3UrlStyle === 'path' }),
-    }),
-    gcs: dropUndefined({
-      region: raw.gcsRegion,
-      endpoint: endpoint(raw.gcsEndpoint, undefined),
-      accessKeyId: raw.gcsAccessKeyId,
-      secretAccessKey: raw.gcsSecretAccessKey,
-    }),
-    azure: dropUndefined({ connectionString: raw.azureConnectionString, accountName: raw.azureAccountName, accountKey: raw.azureAccountKey }),
-  });
+    host === undefined || /^https?:\/\//.test(host) ? host : `${ssl === false ? 'http' : 'https'}://${host}`;
+  const sdk = (c: S3Credentials | GcsCredentials | undefined, fallback: { accessKeyId?: string; secretAccessKey?: string } = {}) =>
+    dropUndefined({
+      region: c?.region,
+      endpoint: endpoint(c?.endpoint, c?.useSsl),
+      accessKeyId: c?.accessKeyId ?? fallback.accessKeyId,
+      secretAccessKey: c?.secretAccessKey ?? fallback.secretAccessKey,
+      sessionToken: c !== undefined && 'sessionToken' in c ? c.sessionToken : undefined,
+      ...(c?.urlStyle === undefined ? {} : { forcePathStyle: c.urlStyle === 'path' }),
+    });
+  return {
+    s3: sdk(s3),
+    gcs: sdk(gcs, { accessKeyId: env.GCS_ACCESS_KEY_ID, secretAccessKey: env.GCS_SECRET_ACCESS_KEY }),
+    azure: dropUndefined({ connectionString: env.AZURE_STORAGE_CONNECTION_STRING, ...azure }),
+  };
 }
 
 function dropUndefined<T extends object>(value: T): T {

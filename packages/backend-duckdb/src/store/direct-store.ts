@@ -95,11 +95,7 @@ export class DirectStore implements Store {
   }
 
   private async readLive(keys: string[], now: number): Promise<Map<string, number>> {
-    const rows = await this.engine.query<{ key: string; created_at: number }>(
-      `SELECT key, epoch_ms(created_at) AS created_at FROM ${this.format.relation('entries')} AS e
-       WHERE key IN (SELECT unnest($1)) AND ${liveCondition('e', '$2')}`,
-      [keys, now],
-    );
-    return new Map(rows.map((row) => [row.key, Number(row.created_at)]));
+    const rows = await this.readMany(keys, now);
+    return new Map(rows.flatMap((row) => (row ? [[row.key, row.createdAt] as const] : [])));
   }
 }

@@ -2,40 +2,23 @@
  * The built `ltm` command, run as a child process against a temporary DuckDB file, the way a user runs it.
  * Run `pnpm build` (or turbo's build) first: these tests execute dist/main.js.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+import { assertBuilt, ltm as runLtm } from './run-cli.js';
+import type { Run } from './run-cli.js';
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function ltm(args: string[], cwd: string): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { cwd, env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const ltm = (args: string[], cwd: string): Promise<Run> => runLtm(args, { cwd });
 
 let dir: string;
 let uri: string;
 const run = (...args: string[]): Promise<Run> => ltm(['--uri', uri, ...args], dir);
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build @ltm/cli before running its tests`);
+  assertBuilt();
   dir = await mkdtemp(path.join(os.tmpdir(), 'ltm-cli-test-'));
   uri = path.join(dir, 'memories.duckdb');
 });

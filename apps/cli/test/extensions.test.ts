@@ -2,27 +2,15 @@
  * `ltm extensions install`, run from the built command as a user runs it: offline from a directory of
  * downloaded files, into a directory given with --dir. Run the build first: these tests execute dist/main.js.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { provisionExtensions } from '@ltm/tooling/extensions';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const MAIN = fileURLToPath(new URL('../dist/main.js', import.meta.url));
+import { assertBuilt, ltm as runLtm } from './run-cli.js';
 
-function ltm(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+const ltm = (args: string[], env: NodeJS.ProcessEnv = {}) => runLtm(args, { env });
 
 let work: string;
 let downloads: string;
@@ -30,7 +18,7 @@ let version: string;
 let platform: string;
 
 beforeAll(async () => {
-  if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build @ltm/cli before running its tests`);
+  assertBuilt();
   const provisioned = await provisionExtensions({ only: ['fts', 'httpfs'] });
   ({ version, platform } = provisioned);
   work = mkdtempSync(path.join(os.tmpdir(), 'ltm-cli-extensions-'));

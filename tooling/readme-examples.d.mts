@@ -9,3 +9,7 @@ export declare function runExample(
   dir: string,
   options?: { cwd?: string; env?: NodeJS.ProcessEnv; name?: string },
 ): Promise<string>;
+export declare function testReadmeExample(
+  packageDir: string,
+  options?: { env?: NodeJS.ProcessEnv; minLines?: number; built?: boolean },
+): Promise<void>;

@@ -2,7 +2,7 @@
 // out of a README, type-check it against the package's built declarations, run it with node as a user
 // would (importing packages by name), and compare what it prints with its `// → ` comments.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
@@ -75,4 +75,26 @@ export async function runExample(code, dir, { cwd = dir, env = process.env, name
   writeFileSync(script, ts.transpileModule(code, { compilerOptions, fileName: `${name}.mts` }).outputText);
   const { stdout } = await promisify(execFile)(process.execPath, [script], { cwd, env });
   return stdout;
+}
+
+/**
+ * Registers the two checks of a package README's `## Example` block with vitest: it type-checks against
+ * the built declarations, and it prints what its `// → ` comments say (at least `minLines` of them).
+ */
+export async function testReadmeExample(packageDir, { env, minLines = 1, built = false } = {}) {
+  const { afterAll, beforeAll, expect, it } = await import('vitest');
+  const example = exampleUnder(readFileSync(join(packageDir, 'README.md'), 'utf8'));
+  const scratch = exampleDir(packageDir);
+  if (built) beforeAll(() => assertBuilt(packageDir));
+  afterAll(() => scratch.remove());
+
+  it('type-checks against the built declarations', () => {
+    expect(typeCheck(example, scratch.dir)).toBe('');
+  });
+
+  it('prints what its // → comments say', async () => {
+    const promised = promisedOutput(example);
+    expect(promised.length).toBeGreaterThanOrEqual(minLines);
+    expect((await runExample(example, scratch.dir, env === undefined ? {} : { env })).trimEnd().split('\n')).toEqual(promised);
+  });
 }

@@ -111,6 +111,8 @@ export interface CompactRecord extends RecordHeader {
   kind: 'compact';
   replaces: string[];
   segment: SegmentInfo | null;
+  /** The time (epoch ms) the merge turned expired rows into tombstones at; absent in older records. */
+  now?: number;
 }
 
 export type LogRecord = CommitRecord | CompactRecord;

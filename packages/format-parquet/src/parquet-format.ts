@@ -14,7 +14,7 @@ import {
 import { quoteIdentifier, type DuckDBQueryEngine, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
 import { DEFAULT_COMPACTION_POLICY, planAutomatic, planExpiry, planFull } from './compaction.js';
-import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerm, LogRecord } from './log.js';
+import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerm, LogRecord, SegmentInfo, SourceInfo } from './log.js';
 import {
   CHECKPOINT_INTERVAL,
   CHECKPOINT_PREFIX,
@@ -37,7 +37,7 @@ import type { ObjectStoreOptions } from './object-store/index.js';
 import { openObjectStore, storeKind } from './object-store/index.js';
 import { TEMP_PREFIX } from './object-store/local.js';
 import type { ObjectStore } from './object-store/types.js';
-import { writeCommitSegment, writeMergedSegment } from './segments.js';
+import { MAX_LISTED_KEYS, decodeKey, writeCommitSegment, writeMergedSegment } from './segments.js';
 import type { ViewNames } from './sql.js';
 import {
   checkLocation,
@@ -94,6 +94,18 @@ export interface ParquetFormatOptions extends ObjectStoreOptions {
   /** Called with errors of background work (refresh, compaction, vacuum), which never reach a caller. */
   onBackgroundError?: (error: Error) => void;
 }
+
+/**
+ * What `onChange` listeners receive: the keys whose visible row (in the `entries`, `terms` and `docs`
+ * relations) may have changed, or `null` when this process cannot tell which (a reload from a checkpoint,
+ * another writer's compaction that may have dropped expired rows, a segment of more than 10,000 keys):
+ * then anything may have changed.
+ */
+export interface ParquetFormatChange {
+  keys: string[] | null;
+}
+
+export type ParquetFormatChangeListener = (change: ParquetFormatChange) => void;
 
 export interface VacuumOptions {
   /** Overrides the store's retention for this run; 0 removes everything no current snapshot needs (purge). */
@@ -212,6 +224,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private lastBackgroundError: string | null = null;
   private lastVacuum: VacuumResult | null = null;
   private lastCommitSeq = 0;
+  private readonly listeners = new Set<ParquetFormatChangeListener>();
 
   constructor(private readonly options: ParquetFormatOptions = {}) {
     for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs'] as const) {
@@ -281,6 +294,21 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
   }
 
+  /**
+   * Calls `listener` after every change the views show (this process's commits, other writers' commits
+   * picked up by a refresh, compactions that removed expired rows, reloads), synchronously once the views
+   * show it and before the call that caused it resolves. Changes that leave every visible row as it was
+   * (a compaction of superseded versions) call nothing. A listener that throws is reported to
+   * `onBackgroundError`. Returns a function that removes the listener.
+   */
+  onChange(listener: ParquetFormatChangeListener): () => void {
+    if (typeof listener !== 'function') throw new LTMError('validation_error', 'onChange(listener): listener must be a function');
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
   relation(name: RelationName): string {
     const { names } = this.opened();
     if (!RELATIONS.includes(name)) throw new LTMError('validation_error', `unknown relation ${JSON.stringify(name)}`);
@@ -320,7 +348,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
       segmentWrittenAt = performance.now();
     }
     await turn;
-    const published = await this.exclusive(() => this.publish(record, body, segmentWrittenAt)).catch(async (error: unknown) => {
+    const keys = record.segment === undefined ? undefined : entries.map((row) => row.key);
+    const published = await this.exclusive(() => this.publish(record, body, segmentWrittenAt, undefined, keys)).catch(async (error: unknown) => {
       // Only a segment no record can name is safe to delete; after an ambiguous write, vacuum decides.
       if (record.segment !== undefined && error instanceof PublishError && !error.maybePublished) {
         await store.delete([record.segment.entries, ...(record.segment.terms === null ? [] : [record.segment.terms])]).catch(() => undefined);
@@ -450,12 +479,14 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * Claims the next log number for `record` (inside `exclusive`). Losing the race means another writer
    * took the number: read its record (and any after it), then try the next number with the same body.
    * `stillValid` is checked before each attempt (a compaction's run must still be in the snapshot).
+   * `keys`: what the record changes in the views, for change listeners (see `Step`).
    */
   private async publish(
     record: LogRecord,
     body: Uint8Array,
     segmentWrittenAt: number | undefined,
     stillValid: () => boolean = () => true,
+    keys?: string[] | null,
   ): Promise<{ seq: number; checkpoint?: Checkpoint } | 'conflict'> {
     const { store } = this.opened();
     if (this.damaged) await this.reload().catch((error: unknown) => Promise.reject(new PublishError(error, false)));
@@ -483,6 +514,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
         const change = emptyChange();
         this.state.apply(seq, record, store.location, change);
         this.remember(seq, record);
+        const step = change.steps[0];
+        if (keys !== undefined && step !== undefined) {
+          if (step.kind === 'compact') step.keys = keys;
+          else if (step.kind === 'segment' && keys !== null) step.keys = keys;
+        }
         await this.applyChange(change, false).catch(async (error: unknown) => {
           // The batch is durable; only this process's view of it failed. Rebuild the view from the log.
           await this.reload().catch(() => {
@@ -663,9 +699,15 @@ export class ParquetFormat implements StorageFormat<Engine> {
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`, []],
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(sources, names)}`, []],
     );
+    const changed = reset ? null : changedKeys(change.steps);
     try {
       await engine.transaction(async (connection) => {
         for (const [sql, params] of statements) await connection.run(sql, params);
+        // Another writer's segment: its keys are read back from the file (its key column was just read).
+        for (const segment of changed?.unread ?? []) {
+          const rows = await connection.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM read_parquet(${sqlString(url(segment.entries))})`);
+          for (const row of rows) changed!.keys.add(decodeKey(row.key));
+        }
       });
     } catch (error) {
       this.damaged = true;
@@ -673,6 +715,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
     for (const step of change.steps) {
       if (step.kind === 'compact') for (const source of step.replaced) if (source.kind === 'segment') this.numbers.delete(source.segment.id);
+    }
+    if (changed === null || changed.unknown) this.notify(null);
+    else if (changed.keys.size > 0) this.notify([...changed.keys]);
+  }
+
+  private notify(keys: string[] | null): void {
+    for (const listener of [...this.listeners]) {
+      try {
+        listener({ keys: keys === null ? null : [...keys] });
+      } catch (error) {
+        this.backgroundError(error);
+      }
     }
   }
 
@@ -761,11 +815,13 @@ export class ParquetFormat implements StorageFormat<Engine> {
         rowGroupRows: this.rowGroupRows(),
       });
       const writtenAt = performance.now();
-      const record: CompactRecord = { ...this.header(), kind: 'compact', replaces: planned.plan.ids, segment: merged.segment };
+      const record: CompactRecord = { ...this.header(), kind: 'compact', replaces: planned.plan.ids, segment: merged.segment, now };
       const body = encode(record);
       const { plan } = planned;
       const stillValid = () => this.state.findRun(plan.ids) !== undefined;
-      const outcome = await this.exclusive(() => this.publish(record, body, merged.segment === null ? undefined : writtenAt, stillValid)).catch(async (error: unknown) => {
+      const outcome = await this.exclusive(() =>
+        this.publish(record, body, merged.segment === null ? undefined : writtenAt, stillValid, merged.expiredKeys),
+      ).catch(async (error: unknown) => {
         if (error instanceof PublishError && !error.maybePublished) await this.deleteSegment(merged.segment);
         throw error instanceof PublishError ? error.cause : error;
       });
@@ -989,6 +1045,36 @@ async function loadExtension(engine: Engine, extension: 'httpfs' | 'azure', uri:
       { cause: error },
     );
   }
+}
+
+/**
+ * The keys whose visible row `steps` may change, the segments whose keys must be read from their files,
+ * or `unknown`. A compaction changes what the views show only for rows that expired before it ran.
+ */
+function changedKeys(steps: readonly Step[]): { keys: Set<string>; unread: SegmentInfo[]; unknown: boolean } {
+  const keys = new Set<string>();
+  const unread: SegmentInfo[] = [];
+  let unknown = false;
+  for (const step of steps) {
+    if (step.kind === 'inline') {
+      for (const row of step.entries) keys.add(row.key);
+    } else if (step.kind === 'segment') {
+      if (step.keys !== undefined) for (const key of step.keys) keys.add(key);
+      else if (step.segment.rows <= MAX_LISTED_KEYS) unread.push(step.segment);
+      else unknown = true;
+    } else if (step.keys !== undefined) {
+      if (step.keys === null) unknown = true;
+      else for (const key of step.keys) keys.add(key);
+    } else if (step.replaced.some((source) => mayHaveExpired(source, step.now))) {
+      unknown = true;
+    }
+  }
+  return { keys, unread: unknown ? [] : unread, unknown };
+}
+
+function mayHaveExpired(source: SourceInfo, now: number): boolean {
+  const minExpiresAt = source.kind === 'segment' ? source.segment.minExpiresAt : source.minExpiresAt;
+  return minExpiresAt !== null && minExpiresAt <= now;
 }
 
 function rememberIn(history: Map<number, SegmentHistory>, seq: number, record: LogRecord): void {

@@ -63,7 +63,7 @@ async function ensureStaging(connection: EngineConnection): Promise<void> {
   stagedConnections.add(connection.raw);
 }
 
-function decodeKey(bytes: unknown): string {
+export function decodeKey(bytes: unknown): string {
   // node-api decodes VARCHAR with a TextDecoder that drops a leading U+FEFF: keys come back as bytes.
   const view = bytes as Uint8Array;
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8');
@@ -156,7 +156,12 @@ export interface MergeResult {
   segment: SegmentInfo | null;
   /** Keys whose newest row in the run was a put expired at `now`. */
   expired: number;
+  /** Those keys, or `null` when there are more than `MAX_LISTED_KEYS`. */
+  expiredKeys: string[] | null;
 }
+
+/** Beyond this many keys a change notification says "anything may have changed" instead of listing them. */
+export const MAX_LISTED_KEYS = 10_000;
 
 /**
  * Merges a run of sources (newest first; the run is contiguous in version order) into one segment holding
@@ -187,7 +192,12 @@ export async function writeMergedSegment(
             `count(*) FILTER (WHERE operation = 'put' AND NOT expired) AS puts FROM temp.${RUN}`,
         );
         const expired = Number(counted?.expired ?? 0);
-        if (Number(counted?.kept ?? 0) === 0) return { segment: null, expired };
+        let expiredKeys: string[] | null = null;
+        if (expired <= MAX_LISTED_KEYS) {
+          const rows = await connection.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM temp.${RUN} WHERE expired`);
+          expiredKeys = rows.map((row) => decodeKey(row.key));
+        }
+        if (Number(counted?.kept ?? 0) === 0) return { segment: null, expired, expiredKeys };
         await connection.run(
           `CREATE OR REPLACE TEMP TABLE ${MERGED} AS SELECT key, version, ` +
             "CASE WHEN expired THEN 'delete' ELSE operation END AS operation, " +
@@ -220,7 +230,7 @@ export async function writeMergedSegment(
           }
         }
         const [stats] = await connection.query<StatsRow>(STATS_SQL(`temp.${MERGED}`));
-        return { segment: segmentInfo(keys, stats!, hasTerms, true), expired };
+        return { segment: segmentInfo(keys, stats!, hasTerms, true), expired, expiredKeys };
       } finally {
         await connection.run(`DROP TABLE IF EXISTS temp.${RUN}`);
         await connection.run(`DROP TABLE IF EXISTS temp.${MERGED}`);

@@ -10,8 +10,14 @@ import { FORMAT_ID, PARQUET_FORMAT_VERSION, sourceId } from './log.js';
 /** One applied record's effect, in log order, for the DuckDB side (tail rows, key index, views). */
 export type Step =
   | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerm[] }
-  | { kind: 'segment'; segment: SegmentInfo }
-  | { kind: 'compact'; replaced: SourceInfo[]; segment: SegmentInfo | null };
+  /** `keys`: the segment's keys when this process wrote it (else they are read from the file). */
+  | { kind: 'segment'; segment: SegmentInfo; keys?: string[] }
+  /**
+   * `now`: the time the merge expired rows at (Infinity when the record does not say); rows expired by
+   * then may have left the views.
+   * `keys`: the keys that left the views, when this process compacted (`null`: too many to list).
+   */
+  | { kind: 'compact'; replaced: SourceInfo[]; segment: SegmentInfo | null; now: number; keys?: string[] | null };
 
 export interface Change {
   steps: Step[];
@@ -81,7 +87,7 @@ export class LogState {
       const hi = Math.max(...replaced.map((source) => (source.kind === 'segment' ? source.hi : source.seq)));
       const merged: SourceInfo[] = record.segment === null ? [] : [{ kind: 'segment', segment: record.segment, lo, hi }];
       this.sources.splice(run.start, replaced.length, ...merged);
-      change.steps.push({ kind: 'compact', replaced, segment: record.segment });
+      change.steps.push({ kind: 'compact', replaced, segment: record.segment, now: typeof record.now === 'number' ? record.now : Infinity });
     }
     this.seq = seq;
   }

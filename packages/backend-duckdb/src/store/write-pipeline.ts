@@ -4,6 +4,12 @@
  * flight, later calls wait on the queue, and the next commit takes all of them at once. Concurrent
  * `store` calls therefore share one transaction, a `storeMany` stays one atomic group, and the order
  * of the queue is the order of the calls, so the last writer of a key wins.
+ *
+ * Two modes decide when the next commit starts. `sync` starts it as soon as the previous one finished
+ * (calls made meanwhile share it). `batched` also waits until the oldest waiting call is `maxBatchDelayMs`
+ * old or `maxBatchOps` operations wait, trading latency for fewer, larger commits (each commit costs a
+ * log record or a segment on the store). In both, a call resolves only once its commit is durable;
+ * `flush()` starts the commit of everything waiting at once.
  */
 import { LTMError } from '@ltm/core';
 import type { CommitBatch, EntryRow } from '@ltm/core';
@@ -18,38 +24,77 @@ export interface PipelineDeps {
   indexRows(row: EntryRow): IndexRows;
 }
 
+export type PipelineMode = 'sync' | 'batched';
+
+export interface PipelineOptions {
+  mode: PipelineMode;
+  /** `batched`: the longest a call waits for others to join its commit. */
+  maxBatchDelayMs: number;
+  /** `batched`: a commit starts without waiting once this many operations wait. */
+  maxBatchOps: number;
+}
+
+export const DEFAULT_PIPELINE_OPTIONS: PipelineOptions = { mode: 'sync', maxBatchDelayMs: 25, maxBatchOps: 1024 };
+
 interface Group {
   ops: readonly WriteOp[];
+  submittedAt: number;
   resolve(outcomes: OpOutcome[]): void;
   reject(error: unknown): void;
 }
 
 export class WritePipeline {
   private queue: Group[] = [];
+  private queuedOps = 0;
   private draining: Promise<void> | null = null;
+  /** Ends a `batched` wait early (enough operations, or a flush). */
+  private wake: (() => void) | null = null;
+  /** Groups submitted so far, and how many of them a commit has taken. */
+  private submitted = 0;
+  private taken = 0;
+  /** `flush()` asked for every group up to this count to be committed without waiting. */
+  private flushThrough = 0;
   private lastNow = 0;
   private committedOps = 0;
   private commits = 0;
+  private readonly options: PipelineOptions;
 
-  constructor(private readonly deps: PipelineDeps) {}
+  constructor(
+    private readonly deps: PipelineDeps,
+    options: Partial<PipelineOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_PIPELINE_OPTIONS, ...options };
+  }
+
+  get mode(): PipelineMode {
+    return this.options.mode;
+  }
 
   /** Resolves once the operations are committed (durable and visible), in call order. */
   submit(ops: readonly WriteOp[]): Promise<OpOutcome[]> {
     return new Promise<OpOutcome[]>((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
+      this.queue.push({ ops, submittedAt: performance.now(), resolve, reject });
+      this.queuedOps += ops.length;
+      this.submitted += 1;
+      if (this.queuedOps >= this.options.maxBatchOps) this.wake?.();
       this.draining ??= this.drain();
     });
   }
 
-  /** Waits until everything submitted so far is committed; returns how many operations that was. */
+  /**
+   * Starts the commit of everything submitted so far without waiting out a batch delay, and waits until
+   * it is committed; returns how many operations were waiting.
+   */
   async flush(): Promise<number> {
-    const pending = this.queue.reduce((n, g) => n + g.ops.length, 0);
+    const pending = this.queuedOps;
+    this.flushThrough = this.submitted;
+    this.wake?.();
     while (this.draining) await this.draining;
     return pending;
   }
 
   get pendingOps(): number {
-    return this.queue.reduce((n, g) => n + g.ops.length, 0);
+    return this.queuedOps;
   }
 
   stats(): { commits: number; committedOps: number; pendingOps: number } {
@@ -61,8 +106,11 @@ export class WritePipeline {
     await new Promise<void>((resolve) => setImmediate(resolve));
     try {
       while (this.queue.length > 0) {
+        if (this.options.mode === 'batched') await this.gather();
         const groups = this.queue;
         this.queue = [];
+        this.queuedOps = 0;
+        this.taken += groups.length;
         try {
           await this.commitGroups(groups);
         } catch (error) {
@@ -79,6 +127,23 @@ export class WritePipeline {
     } finally {
       this.draining = null;
     }
+  }
+
+  /** `batched`: waits until the oldest waiting call is `maxBatchDelayMs` old, enough operations wait, or a flush. */
+  private async gather(): Promise<void> {
+    const oldest = this.queue[0];
+    if (oldest === undefined) return;
+    const wait = oldest.submittedAt + this.options.maxBatchDelayMs - performance.now();
+    if (wait <= 0 || this.queuedOps >= this.options.maxBatchOps || this.flushThrough > this.taken) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, wait);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+    this.wake = null;
   }
 
   private async commitGroups(groups: Group[]): Promise<void> {

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installRig } from './install.mjs';
 
+export { startLatencyProxy } from './proxy.mjs';
+
 const HOST = '127.0.0.1';
 const REGION = 'us-east-1';
 const READY_TIMEOUT_MS = 60_000;

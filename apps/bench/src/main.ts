@@ -6,6 +6,9 @@ import vm from 'node:vm';
 import { Command, InvalidArgumentError } from 'commander';
 import pc from 'picocolors';
 import { runBench } from './bench.js';
+import { DEFAULT_CLOUD_CONFIG, QUICK_CLOUD_CONFIG, runCloudBench } from './cloud/cloud-bench.js';
+import type { CloudConfig, CloudReport } from './cloud/cloud-bench.js';
+import { formatCloudReport } from './cloud/cloud-report.js';
 import { duckdbContender } from './contenders.js';
 import { formatLatency, formatRate, formatReport } from './report.js';
 import { DEFAULT_CONFIG, QUICK_CONFIG, VerificationError } from './workload.js';
@@ -27,13 +30,46 @@ const program = new Command()
   .option('--json <file>', 'also save the full results as JSON')
   .option('--seed <number>', 'seed of the generated data and access pattern', positiveInt)
   .option('--dir <directory>', 'keep both databases in this directory instead of a removed temporary one')
+  .option('--cloud', 'also run the object-storage bench on the S3 emulator and print its table (default on)')
+  .option('--no-cloud', 'skip the object-storage bench')
+  .option('--cloud-only', 'run only the object-storage bench')
+  .option('--writers <count>', `writer processes per side on object storage (default ${DEFAULT_CLOUD_CONFIG.writers})`, positiveInt)
+  .option('--in-flight <count>', `ours: store() calls in flight per writer process (default ${DEFAULT_CLOUD_CONFIG.inFlight})`, positiveInt)
+  .option('--write-seconds <seconds>', `how long each side writes on object storage (default ${DEFAULT_CLOUD_CONFIG.writeMs / 1000}; ${QUICK_CLOUD_CONFIG.writeMs / 1000} with --quick)`, positiveInt)
+  .option('--delay <ms>', `added to every request's round trip by the latency proxy (default ${DEFAULT_CLOUD_CONFIG.delayMs})`, nonNegativeInt)
   .showHelpAfterError()
   .parse();
 
-const options = program.opts<{ n?: number[]; quick?: boolean; json?: string; seed?: number; dir?: string; searchOnly?: boolean; memory?: boolean }>();
+const options = program.opts<{
+  n?: number[];
+  quick?: boolean;
+  json?: string;
+  seed?: number;
+  dir?: string;
+  searchOnly?: boolean;
+  memory?: boolean;
+  cloud?: boolean;
+  cloudOnly?: boolean;
+  writers?: number;
+  inFlight?: number;
+  writeSeconds?: number;
+  delay?: number;
+}>();
 const base = options.quick ? QUICK_CONFIG : DEFAULT_CONFIG;
 const sizes = options.n ?? [base.n];
 if (sizes.length > 1 && !options.searchOnly) program.error('several --n sizes need --search-only');
+if (options.cloudOnly && (options.searchOnly || options.cloud === false)) program.error('--cloud-only cannot be combined with --search-only or --no-cloud');
+const runLocal = !options.cloudOnly;
+const runCloud = options.cloudOnly === true || (options.cloud !== false && !options.searchOnly);
+const cloudBase = options.quick ? QUICK_CLOUD_CONFIG : DEFAULT_CLOUD_CONFIG;
+const cloudConfig: CloudConfig = {
+  ...cloudBase,
+  seed: options.seed ?? cloudBase.seed,
+  ...(options.writers === undefined ? {} : { writers: options.writers }),
+  ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
+  ...(options.writeSeconds === undefined ? {} : { writeMs: options.writeSeconds * 1000 }),
+  ...(options.delay === undefined ? {} : { delayMs: options.delay }),
+};
 
 // A full collection between phases keeps one side's garbage off the other side's clock; exposing gc
 // here means `node dist/main.js` needs no --expose-gc flag.
@@ -41,8 +77,9 @@ v8.setFlagsFromString('--expose-gc');
 const collectGarbage = vm.runInNewContext('gc') as () => void;
 
 const reports: Awaited<ReturnType<typeof runBench>>[] = [];
+let cloudReport: CloudReport | undefined;
 try {
-  for (const n of sizes) {
+  for (const n of runLocal ? sizes : []) {
     const config: WorkloadConfig = { ...base, n, seed: options.seed ?? base.seed, ...(options.searchOnly ? { searchOnly: true } : {}) };
     process.stderr.write(pc.dim(`loading ${config.n.toLocaleString('en-US')} memories into each side; phases as they finish:\n`));
     const dir = options.dir === undefined ? undefined : path.resolve(options.dir, sizes.length > 1 ? String(n) : '.');
@@ -60,8 +97,17 @@ try {
     reports.push(report);
     process.stdout.write(`${formatReport(report)}\n`);
   }
+  if (runCloud) {
+    // The SDK warns on every client under Node 20 that its releases after January 2027 need Node 22.
+    process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
+    process.stderr.write(pc.dim('object storage: starting the S3 emulator and the latency proxy\n'));
+    cloudReport = await runCloudBench({ config: cloudConfig, log: (line) => process.stderr.write(pc.dim(`${line}\n`)) });
+    process.stdout.write(`${runLocal ? '\n' : ''}${formatCloudReport(cloudReport)}\n`);
+  }
   if (options.json !== undefined) {
-    await writeFile(options.json, `${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
+    const local = reports.length === 1 ? reports[0] : reports;
+    const saved = cloudReport === undefined ? local : runLocal ? { local, cloud: cloudReport } : { cloud: cloudReport };
+    await writeFile(options.json, `${JSON.stringify(saved, null, 2)}\n`);
     process.stderr.write(pc.dim(`results saved to ${options.json}\n`));
   }
 } catch (error) {
@@ -75,6 +121,12 @@ try {
 
 function positiveInts(text: string): number[] {
   return text.split(',').map(positiveInt);
+}
+
+function nonNegativeInt(text: string): number {
+  const n = Number(text.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected an integer >= 0');
+  return n;
 }
 
 function positiveInt(text: string): number {

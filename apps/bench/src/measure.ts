@@ -35,9 +35,19 @@ export class LatencyRecorder {
   quantileMs(q: number): number {
     if (this.#samples.length === 0) return Number.NaN;
     const sorted = [...this.#samples].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-    return Number(sorted[rank]) / 1e6;
+    return Number(sorted[nearestRank(sorted.length, q)]) / 1e6;
   }
+}
+
+/** The q-quantile (0..1) of `values`, nearest-rank like `LatencyRecorder`; NaN when there are none. */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[nearestRank(sorted.length, q)] as number;
+}
+
+function nearestRank(length: number, q: number): number {
+  return Math.min(length - 1, Math.max(0, Math.ceil(q * length) - 1));
 }
 
 /** Milliseconds since `start` (a `process.hrtime.bigint()` reading). */

@@ -58,11 +58,17 @@ export function formatReport(report: BenchReport): string {
   return lines.join('\n');
 }
 
-function formatVerdict(verdict: Verdict): string {
+export function formatVerdict(verdict: Verdict): string {
   if (verdict.pass === undefined) return '-';
   // One more digit than the ratio column, so a ratio just past its target never prints as the target itself.
   const ratio = verdict.ratio >= 0.1 && verdict.ratio < 10 ? `${verdict.ratio.toFixed(3)}x` : formatRatio(verdict.ratio);
-  return verdict.pass ? pc.green(`pass ${ratio}`) : pc.red(`FAIL ${ratio}`);
+  const shown = verdict.amount === undefined ? ratio : formatAmount(verdict.amount);
+  return verdict.pass ? pc.green(`pass ${shown}`) : pc.red(`FAIL ${shown}`);
+}
+
+function formatAmount({ value, unit }: NonNullable<Verdict['amount']>): string {
+  if (unit === 'ms') return value < 1 ? `${(value * 1000).toFixed(0)} µs` : `${value.toFixed(3)} ms`;
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${unit}`;
 }
 
 export function formatBytes(bytes: number): string {

@@ -1,0 +1,421 @@
+/**
+ * The object-storage half of issue 6: both sides on the rig's S3 emulator behind a latency proxy that adds
+ * a round trip to every request and counts them.
+ *
+ * - Writes: 8 writer processes per side for the same duration. Ours: one `DuckDBLTMBackend` per process on
+ *   `s3://bucket/ours` (Parquet, multi-writer), `inFlight` concurrent `store()` calls. Peer: the story's
+ *   BlobSQLiteBackend pattern (`dlu-peer.ts`), sessions of 50 stores. Throughput counts writes acknowledged
+ *   as durable on the store, up to the last process's final `flush()` (ours) or upload (peer).
+ * - Reads, in this process on a fresh reader of each side: cold `retrieve` (a key this process never read),
+ *   then warm `retrieve` (keys read just before), each timed and with the proxy's request count per call.
+ * - Verification: every acknowledged write of every process is read back through the fresh reader and
+ *   compared with what was written, and the reader's entry count equals the acknowledged total.
+ */
+import { fork } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
+import { version as duckdbVersion } from '@duckdb/node-api';
+import { DuckDBLTMBackend } from '@ltm/backend-duckdb';
+import type { LTMBackend, RetrieveResult } from '@ltm/core';
+import { createParquetFormat } from '@ltm/format-parquet';
+import { provisionExtensions } from '@ltm/tooling/extensions';
+import { startLatencyProxy, startRig } from '@ltm/tooling/rig';
+import type { LatencyProxy, ProxyCounts, Rig } from '@ltm/tooling/rig';
+import type { Memory } from '../data.js';
+import { DEFAULT_SEED } from '../data.js';
+import { quantile } from '../measure.js';
+import type { PhaseStats } from '../measure.js';
+import { SQLiteBackend, betterSqliteVersion, sqliteLibraryVersion } from '../peers/sqlite-backend.js';
+import { Random } from '../random.js';
+import { VerificationError } from '../workload.js';
+import { download } from './dlu-peer.js';
+import type { SessionCounters } from './dlu-peer.js';
+import type { FromWriter, ToWriter } from './writer-child.js';
+import { PEER_KEY, memoryKey, oursOptions, s3Client, writerMemories } from './writers.js';
+import type { S3Access, WriterConfig, WriterResult } from './writers.js';
+
+export interface CloudConfig {
+  /** Writer processes per side (issue 6: 8). */
+  writers: number;
+  /** Ours: `store()` calls in flight per process. */
+  inFlight: number;
+  /** Peer: stores per download-lock-upload session (issue 6: 50). */
+  sessionStores: number;
+  /** How long each side's writers start new writes. */
+  writeMs: number;
+  /** Added to every request's round trip by the proxy (issue 6: 30 ms). */
+  delayMs: number;
+  /** Cold retrieves on ours (each of a different key), after `warmup` untimed ones. */
+  coldReads: number;
+  /** Cold retrieves on the peer: each downloads the whole file. */
+  peerColdReads: number;
+  /** Warm retrieves on each side, over the keys the cold phase read. */
+  warmReads: number;
+  warmup: number;
+  seed: number;
+}
+
+export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
+  writers: 8,
+  inFlight: 64,
+  sessionStores: 50,
+  writeMs: 20_000,
+  delayMs: 30,
+  coldReads: 200,
+  peerColdReads: 20,
+  warmReads: 2_000,
+  warmup: 5,
+  seed: DEFAULT_SEED,
+};
+
+export const QUICK_CLOUD_CONFIG: CloudConfig = {
+  ...DEFAULT_CLOUD_CONFIG,
+  writeMs: 8_000,
+  coldReads: 60,
+  peerColdReads: 8,
+  warmReads: 500,
+};
+
+/** One phase's numbers on one side, with the proxy's requests per call where a read was timed. */
+export interface CloudStats extends PhaseStats {
+  /** Requests per call (reads only). */
+  requestsP50?: number;
+  requestsP99?: number;
+}
+
+export interface CloudWriteSide {
+  stats: CloudStats;
+  acked: number;
+  /** Every request through the proxy from the start signal to the last process's end. */
+  requests: ProxyCounts;
+  /** Ours: commits made by all processes (their write pipelines' applies). */
+  commits?: number;
+  /** Peer: sessions, lock attempts and bytes moved, summed over the processes. */
+  sessions?: SessionCounters;
+}
+
+export interface CloudPhase {
+  name: string;
+  unit: string;
+  ours: CloudStats;
+  peer?: CloudStats;
+}
+
+export interface CloudReport {
+  startedAt: string;
+  config: CloudConfig;
+  environment: { cores: number; cpu: string; platform: string; node: string; duckdb: string; sqlite: string; binding: string; emulator: string };
+  phases: CloudPhase[];
+  writes: { ours: CloudWriteSide; peer: CloudWriteSide };
+  /** Acknowledged writes read back through a fresh reader and compared, per side. */
+  verified: { ours: number; peer: number };
+}
+
+export const CLOUD_WRITE_PHASE = (writers: number): string => `store, ${writers} writer processes`;
+export const WARM_RETRIEVE_PHASE = 'retrieve on S3 (warm key)';
+export const COLD_RETRIEVE_PHASE = 'retrieve on S3 (cold key)';
+
+export interface CloudBenchOptions {
+  config: CloudConfig;
+  /** Progress lines. */
+  log?: (line: string) => void;
+}
+
+const READY_TIMEOUT_MS = 180_000;
+const VERIFY_BATCH = 2_000;
+
+export async function runCloudBench({ config, log = () => {} }: CloudBenchOptions): Promise<CloudReport> {
+  const startedAt = new Date().toISOString();
+  let rig: Rig | undefined;
+  let proxy: LatencyProxy | undefined;
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ltm-bench-cloud-'));
+  try {
+    // DuckDB reads s3:// through httpfs, which its npm package does not carry; the writers inherit the directory.
+    const extensions = await provisionExtensions({ only: ['httpfs'], log });
+    process.env['LTM_EXTENSION_DIR'] = extensions.dir;
+    rig = await startRig({ s3: true, azure: false, log });
+    const s3 = rig.s3;
+    if (s3 === undefined) throw new Error('the rig started without its S3 emulator');
+    const bucket = await s3.createBucket();
+    proxy = await startLatencyProxy({ target: s3.endpoint, delayMs: config.delayMs });
+    const access: S3Access = { endpoint: proxy.url, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
+
+    log(`peer: ${config.writers} writer processes, download-lock-upload sessions of ${config.sessionStores} stores, ${config.writeMs / 1000} s`);
+    const peerWrites = await runWriters('peer', config, bucket, access, proxy);
+    log(`  peer: ${describeWrites(peerWrites)}`);
+    log(`ours: ${config.writers} writer processes, ${config.inFlight} stores in flight each, ${config.writeMs / 1000} s`);
+    const oursWrites = await runWriters('ours', config, bucket, access, proxy);
+    log(`  ours: ${describeWrites(oursWrites)}`);
+
+    const peerExpected = expectedWrites(config, peerWrites.results);
+    const oursExpected = expectedWrites(config, oursWrites.results);
+    const random = new Random(config.seed);
+
+    log('peer reads: cold (download the file), warm (the downloaded file), and verification of every acknowledged write');
+    const peerReads = await peerRetrieves(config, access, bucket, dir, proxy, peerExpected, random);
+    log('ours reads: a fresh reader; cold keys, warm keys, and verification of every acknowledged write');
+    const oursReads = await oursRetrieves(config, access, bucket, proxy, oursExpected, random);
+
+    return {
+      startedAt,
+      config,
+      environment: {
+        cores: os.availableParallelism(),
+        cpu: os.cpus()[0]?.model.trim() ?? 'unknown CPU',
+        platform: `${os.platform()} ${os.release()} ${os.arch()}`,
+        node: process.versions.node,
+        duckdb: `DuckDB ${duckdbVersion()}`,
+        sqlite: `SQLite ${sqliteLibraryVersion()}`,
+        binding: `better-sqlite3 ${betterSqliteVersion()}`,
+        emulator: `versitygw ${s3.version}`,
+      },
+      phases: [
+        { name: CLOUD_WRITE_PHASE(config.writers), unit: 'write', ours: oursWrites.side.stats, peer: peerWrites.side.stats },
+        { name: WARM_RETRIEVE_PHASE, unit: 'call', ours: oursReads.warm, peer: peerReads.warm },
+        { name: COLD_RETRIEVE_PHASE, unit: 'call', ours: oursReads.cold, peer: peerReads.cold },
+      ],
+      writes: { ours: oursWrites.side, peer: peerWrites.side },
+      verified: { ours: oursReads.verified, peer: peerReads.verified },
+    };
+  } finally {
+    await proxy?.close();
+    await rig?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+interface WritePhase {
+  side: CloudWriteSide;
+  results: WriterResult[];
+}
+
+function describeWrites({ side }: WritePhase): string {
+  const extra =
+    side.commits !== undefined
+      ? `, ${side.commits} commits`
+      : side.sessions !== undefined
+        ? `, ${side.sessions.sessions} sessions, ${side.sessions.lockAttempts} lock attempts`
+        : '';
+  return `${side.acked} writes in ${(side.stats.wallMs / 1000).toFixed(1)} s (${Math.round(side.stats.opsPerSec)}/s), ${side.requests.requests} requests${extra}`;
+}
+
+/** Forks the writer processes, waits until every one is open, starts them together and collects their results. */
+async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: string, s3: S3Access, proxy: LatencyProxy): Promise<WritePhase> {
+  const script = fileURLToPath(new URL('./writer-child.js', import.meta.url));
+  const children = Array.from({ length: config.writers }, (_, index) => {
+    const child = fork(script, [], {
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (chunk: Buffer) => {
+      stderr = (stderr + chunk.toString()).slice(-4000);
+    });
+    const messages: FromWriter[] = [];
+    const waiters: (() => void)[] = [];
+    child.on('message', (message: FromWriter) => {
+      messages.push(message);
+      waiters.splice(0).forEach((wake) => wake());
+    });
+    child.on('exit', () => waiters.splice(0).forEach((wake) => wake()));
+    /** The next message of `type`; an `error` message, or the process exiting first, rejects. */
+    const next = async <T extends FromWriter['type']>(type: T, timeoutMs: number): Promise<Extract<FromWriter, { type: T }>> => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const message = messages.shift();
+        if (message?.type === 'error') throw new Error(`${side} writer ${index} failed: ${message.message}`);
+        if (message?.type === type) return message as Extract<FromWriter, { type: T }>;
+        if (child.exitCode !== null || child.signalCode !== null) {
+          throw new Error(`${side} writer ${index} exited (${child.exitCode ?? child.signalCode}) before '${type}':\n${stderr}`);
+        }
+        if (Date.now() > deadline) throw new Error(`${side} writer ${index} sent no '${type}' within ${timeoutMs / 1000} s:\n${stderr}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 1_000).unref();
+        });
+      }
+    };
+    const config_: WriterConfig = { side, index, seed: config.seed, bucket, s3, inFlight: config.inFlight, sessionStores: config.sessionStores };
+    child.send({ type: 'open', config: config_ } satisfies ToWriter);
+    return { child, next };
+  });
+  try {
+    await Promise.all(children.map((c) => c.next('ready', READY_TIMEOUT_MS)));
+    // Opening (ours: the engine, httpfs, the log) is not part of the phase; everything after the signal is.
+    const startAt = performance.timeOrigin + performance.now() + 200;
+    const deadline = startAt + config.writeMs;
+    proxy.reset();
+    for (const { child } of children) child.send({ type: 'go', startAt, deadline } satisfies ToWriter);
+    const results = (await Promise.all(children.map((c) => c.next('done', config.writeMs + READY_TIMEOUT_MS)))).map((m) => m.result);
+    const requests = proxy.counts();
+    const endedAt = Math.max(...results.map((r) => r.endedAt));
+    const acked = results.reduce((sum, r) => sum + r.acked, 0);
+    const latencies = results.flatMap((r) => r.latenciesMs);
+    const wallMs = endedAt - startAt;
+    const stats: CloudStats = { ops: acked, opsPerSec: wallMs > 0 ? (acked * 1000) / wallMs : Number.NaN, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), wallMs };
+    const commits = side === 'ours' ? results.reduce((sum, r) => sum + (r.commits ?? 0), 0) : undefined;
+    const sessions = side === 'peer' ? sumCounters(results.map((r) => r.sessions).filter((s) => s !== undefined)) : undefined;
+    return {
+      results,
+      side: { stats, acked, requests, ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
+    };
+  } finally {
+    for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
+
+function sumCounters(all: SessionCounters[]): SessionCounters {
+  const total: SessionCounters = { sessions: 0, lockAttempts: 0, lockWaitMs: 0, downloadedBytes: 0, uploadedBytes: 0 };
+  for (const c of all) for (const name of Object.keys(total) as (keyof SessionCounters)[]) total[name] += c[name];
+  return total;
+}
+
+/** Every acknowledged write by key: each process's first `acked` memories. */
+function expectedWrites(config: CloudConfig, results: WriterResult[]): Map<string, Memory> {
+  const expected = new Map<string, Memory>();
+  for (const result of results) {
+    const memories = writerMemories(config.seed, result.index);
+    for (let i = 0; i < result.acked; i += 1) {
+      const memory = memories.next();
+      expected.set(memoryKey(result.index, memory), memory);
+    }
+  }
+  return expected;
+}
+
+interface SideReads {
+  warm: CloudStats;
+  cold: CloudStats;
+  verified: number;
+}
+
+/** Times `count` calls of `read(i)` one after another, with the proxy's requests per call. */
+async function timedReads(count: number, proxy: LatencyProxy, read: (i: number) => Promise<void>): Promise<CloudStats> {
+  const latencies: number[] = [];
+  const requests: number[] = [];
+  const started = performance.now();
+  for (let i = 0; i < count; i += 1) {
+    proxy.reset();
+    const t = performance.now();
+    await read(i);
+    latencies.push(performance.now() - t);
+    requests.push(proxy.counts().requests);
+  }
+  const wallMs = performance.now() - started;
+  return {
+    ops: count,
+    opsPerSec: (count * 1000) / wallMs,
+    p50Ms: quantile(latencies, 0.5),
+    p99Ms: quantile(latencies, 0.99),
+    wallMs,
+    requestsP50: quantile(requests, 0.5),
+    requestsP99: quantile(requests, 0.99),
+  };
+}
+
+/**
+ * A download-lock-upload reader has no way to read one key but to download the file: a cold retrieve is a
+ * download, an open and a read; a warm one reads the file it downloaded. Verification reads every write.
+ */
+async function peerRetrieves(
+  config: CloudConfig,
+  s3: S3Access,
+  bucket: string,
+  dir: string,
+  proxy: LatencyProxy,
+  expected: Map<string, Memory>,
+  random: Random,
+): Promise<SideReads> {
+  const client = s3Client(s3);
+  const keys = random.sample([...expected.keys()], config.peerColdReads);
+  let last: SQLiteBackend | undefined;
+  try {
+    const cold = await timedReads(keys.length, proxy, async (i) => {
+      const file = path.join(dir, `peer-${i}.sqlite`);
+      const bytes = await download(client, { bucket, key: PEER_KEY });
+      if (bytes === undefined) throw new Error(`the peer's file ${PEER_KEY} is missing from the bucket`);
+      await writeFile(file, bytes);
+      await last?.close();
+      last = await SQLiteBackend.open({ path: file });
+      check('peer', keys[i] as string, await last.retrieve(keys[i] as string), expected);
+    });
+    const reader = last;
+    if (reader === undefined) throw new Error('no peer read ran (peerColdReads is 0)');
+    const warm = await timedReads(config.warmReads, proxy, async (i) => {
+      const key = keys[i % keys.length] as string;
+      check('peer', key, await reader.retrieve(key), expected);
+    });
+    const verified = await verifyAll('peer', reader, expected);
+    return { warm, cold, verified };
+  } finally {
+    await last?.close();
+    client.destroy();
+  }
+}
+
+/**
+ * Ours: a fresh reader in this process, its format's background refresh off so that the proxy counts only
+ * what each retrieve asks for (opening read the log up to the writers' last commit: the store is refreshed).
+ */
+async function oursRetrieves(config: CloudConfig, s3: S3Access, bucket: string, proxy: LatencyProxy, expected: Map<string, Memory>, random: Random): Promise<SideReads> {
+  const format = createParquetFormat({
+    s3: { endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true },
+    refreshIntervalMs: 0,
+    autoCompact: false,
+    vacuumIntervalMs: 0,
+  });
+  const reader = await DuckDBLTMBackend.open({ ...oursOptions(bucket, s3), format });
+  try {
+    const picked = random.sample([...expected.keys()], config.warmup + config.coldReads);
+    // Untimed first reads of other keys: the engine's first query over the store (extension, plans, footers).
+    for (const key of picked.slice(0, config.warmup)) check('ours', key, await reader.retrieve(key), expected);
+    const keys = picked.slice(config.warmup);
+    const cold = await timedReads(keys.length, proxy, async (i) => {
+      check('ours', keys[i] as string, await reader.retrieve(keys[i] as string), expected);
+    });
+    const warm = await timedReads(config.warmReads, proxy, async (i) => {
+      const key = keys[i % keys.length] as string;
+      check('ours', key, await reader.retrieve(key), expected);
+    });
+    const verified = await verifyAll('ours', reader, expected);
+    return { warm, cold, verified };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** Reads back every acknowledged write and checks the reader holds exactly that many entries. */
+async function verifyAll(side: 'ours' | 'peer', reader: LTMBackend, expected: Map<string, Memory>): Promise<number> {
+  const keys = [...expected.keys()];
+  for (let start = 0; start < keys.length; start += VERIFY_BATCH) {
+    const batch = keys.slice(start, start + VERIFY_BATCH);
+    const answer = await reader.retrieveMany(batch);
+    if (!answer.success) throw new Error(`${side}: retrieveMany failed (${answer.errorType}): ${answer.error}`);
+    answer.items.forEach((item, i) => checkEntry(side, batch[i] as string, item, expected));
+  }
+  const stats = await reader.stats();
+  if (!stats.success) throw new Error(`${side}: stats failed (${stats.errorType}): ${stats.error}`);
+  if (stats.entries !== keys.length) {
+    throw new VerificationError(side, `the store holds ${stats.entries} entries after ${keys.length} acknowledged writes of distinct keys`, {});
+  }
+  return keys.length;
+}
+
+function check(side: 'ours' | 'peer', key: string, answer: RetrieveResult, expected: Map<string, Memory>): void {
+  if (!answer.success) throw new Error(`${side}: retrieve failed (${answer.errorType}): ${answer.error}`);
+  checkEntry(side, key, answer, expected);
+}
+
+function checkEntry(side: 'ours' | 'peer', key: string, answer: { found: boolean; value: unknown; metadata?: unknown }, expected: Map<string, Memory>): void {
+  const memory = expected.get(key);
+  if (memory === undefined) return;
+  if (!answer.found) throw new VerificationError(side, 'an acknowledged write was not found', { key, expected: memory.value });
+  const wanted = JSON.parse(JSON.stringify(memory.value)) as unknown;
+  if (!isDeepStrictEqual(answer.value, wanted)) throw new VerificationError(side, 'retrieve returned a different value', { key, expected: wanted, got: answer.value });
+  if (!isDeepStrictEqual(answer.metadata, JSON.parse(JSON.stringify(memory.metadata)))) {
+    throw new VerificationError(side, 'retrieve returned different metadata', { key, expected: memory.metadata, got: answer.metadata });
+  }
+}

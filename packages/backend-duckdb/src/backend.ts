@@ -19,6 +19,7 @@ import type {
   BackendCapabilities,
   CleanupResult,
   DeleteResult,
+  Failure,
   EntryRow,
   ExpiryOptions,
   Filter,
@@ -41,18 +42,30 @@ import type {
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import type { CloudCredentialOptions, GcsCredentials, S3Credentials } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
-import { createParquetFormat } from '@ltm/format-parquet';
-import type { ParquetFormatOptions } from '@ltm/format-parquet';
+import { ParquetFormat, createParquetFormat } from '@ltm/format-parquet';
+import type { CompactResult, ParquetFormatOptions, VacuumResult } from '@ltm/format-parquet';
 import { SqlParams } from './filter-sql.js';
-import type { DuckDBLTMBackendOptions, ResolvedOptions } from './options.js';
-import { cloudEngineOptions, isCloudUri, resolveOptions, selectFormatName } from './options.js';
+import type { DuckDBLTMBackendOptions, ResolvedOptions, WriteMode } from './options.js';
+import { cloudEngineOptions, isCloudUri, resolveOptions, selectFormatName, writeModeFor } from './options.js';
 import { Searcher } from './search/searcher.js';
 import { liveCondition } from './sql.js';
 import type { Store, WriteOp } from './store/types.js';
 import { DirectStore } from './store/direct-store.js';
+import type { DirectStoreOptions } from './store/direct-store.js';
+import { OutboxStore, outboxDirectoryFor } from './store/outbox.js';
 import { TableStore } from './store/table-store.js';
+import type { PipelineOptions } from './store/write-pipeline.js';
 
 type Engine = DuckDBQueryEngine;
+
+/** `compact()`: the store's segments after merging (Parquet). */
+export type CompactOutcome = { success: true; segments: number } | Failure;
+/** `vacuum()`: files deleted (Parquet). */
+export type VacuumOutcome = ({ success: true } & VacuumResult) | Failure;
+/** `purge()`: a full compaction then a vacuum with no retention (Parquet). */
+export type PurgeOutcome = ({ success: true } & CompactResult & VacuumResult) | Failure;
+/** `exportSnapshot()`: live rows written to `target`. */
+export type ExportOutcome = { success: true; rows: number; target: string } | Failure;
 
 /** Table stores of this process by database and table: backends on the same table share one. */
 const openTables = new Map<string, Promise<Store>>();
@@ -84,6 +97,7 @@ export class DuckDBLTMBackend implements LTMBackend {
     private readonly table: Store,
     private readonly tableKey: string,
     private readonly options: ResolvedOptions,
+    private readonly writeMode: WriteMode,
   ) {
     const formatCaps = table.format.capabilities;
     this.capabilities = {
@@ -108,6 +122,11 @@ export class DuckDBLTMBackend implements LTMBackend {
   /** Opens (and creates, when missing) the store. Rejects with `LTMError` when it cannot. */
   static async open(options: DuckDBLTMBackendOptions = {}): Promise<DuckDBLTMBackend> {
     const resolved = resolveOptions(options);
+    // Reject a durability of the other format before anything is opened (a format object is checked once open).
+    if (typeof resolved.format === 'string') {
+      const name = selectFormatName(resolved.uri, resolved.format);
+      writeModeFor(resolved, name === 'parquet', name);
+    }
     const shared = options.queryEngine;
     const cloud = cloudEngineOptions(options, shared !== undefined);
     const format = await loadFormat(resolved, cloud.credentials ?? {});
@@ -136,14 +155,33 @@ export class DuckDBLTMBackend implements LTMBackend {
       if (!shared) await engine.close();
       const table = await existing;
       table.refs += 1;
-      return new DuckDBLTMBackend(table, key, resolved);
+      return new DuckDBLTMBackend(table, key, resolved, writeModeFor(resolved, table.format.capabilities.multiWriter, table.format.name));
     }
+    let writeMode: WriteMode | undefined;
     const opening = (async () => {
       try {
         // Formats that read remote files (Parquet on a bucket) need the extension and a secret for it.
         if (!local && format.name !== 'native') await engine.prepareRemote(resolved.uri);
         await format.open({ engine, uri: resolved.uri, tableName: resolved.tableName, readOnly: resolved.readOnly });
-        if (format.capabilities.multiWriter) return new DirectStore({ engine, ownsEngine: shared === undefined, format });
+        const mode = writeModeFor(resolved, format.capabilities.multiWriter, format.name);
+        writeMode = mode;
+        if (mode.multiWriter) {
+          // The pipeline options reach the write pipeline once DirectStoreOptions carries them (see README).
+          const directOptions: DirectStoreOptions & { pipeline: PipelineOptions } = {
+            engine,
+            ownsEngine: shared === undefined,
+            format,
+            pipeline: mode.pipeline,
+          };
+          const direct = new DirectStore(directOptions);
+          if (mode.fallback !== 'local-outbox' || !format.capabilities.writable) return direct;
+          const label = redactUri(resolved.uri);
+          return OutboxStore.open(direct, {
+            directory: outboxDirectoryFor(label, resolved.tableName, resolved.outboxDirectory, process.env),
+            label,
+            tableName: resolved.tableName,
+          });
+        }
         return await TableStore.open({
           engine,
           ownsEngine: shared === undefined,
@@ -151,7 +189,7 @@ export class DuckDBLTMBackend implements LTMBackend {
           journalPath: databaseFile === ':memory:' ? null : engine.path,
           tableName: resolved.tableName,
           writable: format.capabilities.writable && !resolved.readOnly,
-          durability: resolved.durability,
+          durability: mode.durability,
           cacheBytes: resolved.cacheMaxBytes,
           applyDelayMs: 20,
           applyBatch: 4096,
@@ -164,7 +202,8 @@ export class DuckDBLTMBackend implements LTMBackend {
       }
     })();
     openTables.set(key, opening);
-    return new DuckDBLTMBackend(await opening, key, resolved);
+    const table = await opening;
+    return new DuckDBLTMBackend(table, key, resolved, writeMode ?? writeModeFor(resolved, table.format.capabilities.multiWriter, table.format.name));
   }
 
   // ---- protocol -------------------------------------------------------------------------------
@@ -174,7 +213,7 @@ export class DuckDBLTMBackend implements LTMBackend {
       this.assertWritable();
       const op = this.putOp({ key, value, metadata, ...options });
       const [outcome] = await this.table.write([op]);
-      return { success: true, stored: true, key: op.key, created: !outcome?.existed };
+      return { success: true, stored: true, key: op.key, created: !outcome?.existed, ...(outcome?.queued ? { queued: true as const } : {}) };
     });
   }
 
@@ -192,7 +231,9 @@ export class DuckDBLTMBackend implements LTMBackend {
       this.assertWritable();
       validateKey(key);
       const [outcome] = await this.table.write([{ kind: 'delete', key }]);
-      return { success: true, deleted: outcome?.existed ?? false, key };
+      // DeleteSuccess does not declare `queued` (core's contract); it is set the same way as on store.
+      const queued = outcome?.queued ? { queued: true as const } : {};
+      return { success: true, deleted: outcome?.existed ?? false, key, ...queued };
     });
   }
 
@@ -240,7 +281,12 @@ export class DuckDBLTMBackend implements LTMBackend {
       });
       if (ops.length === 0) return { success: true, stored: 0, created: 0 };
       const outcomes = await this.table.write(ops);
-      return { success: true, stored: ops.length, created: outcomes.filter((o) => !o.existed).length };
+      return {
+        success: true,
+        stored: ops.length,
+        created: outcomes.filter((o) => !o.existed).length,
+        ...(outcomes.some((o) => o.queued) ? { queued: true as const } : {}),
+      };
     });
   }
 
@@ -295,6 +341,69 @@ export class DuckDBLTMBackend implements LTMBackend {
     });
   }
 
+  // ---- maintenance (the Parquet format; the native format answers `unsupported`) ---------------------
+
+  /**
+   * Merges every segment into one now, dropping superseded versions, tombstones and expired rows (the
+   * format also compacts by itself past a threshold). Safe with concurrent readers and writers.
+   */
+  async compact(): Promise<CompactOutcome> {
+    return this.guard(async () => {
+      const format = this.parquet('compact()');
+      this.assertWritable();
+      await this.table.catchUp();
+      await format.compact();
+      return { success: true, segments: format.stats().segments };
+    });
+  }
+
+  /**
+   * Deletes files no snapshot within the retention window references (segments merged away, old log
+   * records, orphans of crashed writers). `retentionMs` overrides the store's window for this run.
+   */
+  async vacuum(options: { retentionMs?: number } = {}): Promise<VacuumOutcome> {
+    return this.guard(async () => {
+      const format = this.parquet('vacuum()');
+      this.assertWritable();
+      if (options === null || typeof options !== 'object') throw new LTMError('validation_error', 'vacuum takes { retentionMs? }');
+      const { retentionMs } = options;
+      if (retentionMs !== undefined && (!Number.isSafeInteger(retentionMs) || retentionMs < 0)) {
+        throw new LTMError('validation_error', `retentionMs must be an integer >= 0, got ${String(retentionMs)}`);
+      }
+      await format.vacuum(retentionMs === undefined ? {} : { retentionMs });
+      const last = format.stats().lastVacuum;
+      return { success: true, ...(last ?? { deletedSegmentFiles: 0, deletedRecords: 0, deletedCheckpoints: 0, deletedTemporaries: 0 }) };
+    });
+  }
+
+  /**
+   * Physically removes deleted and expired data now (privacy requests): queued writes are replayed first,
+   * then a full compaction and a vacuum with no retention. Readers of older snapshots in other processes
+   * may fail until they refresh.
+   */
+  async purge(): Promise<PurgeOutcome> {
+    return this.guard(async () => {
+      const format = this.parquet('purge()');
+      this.assertWritable();
+      await this.table.sync();
+      return { success: true, ...(await format.purge()) };
+    });
+  }
+
+  /**
+   * Writes the live state (one row per key, expired rows left out, sorted by key) as one Parquet file: a
+   * local path or an `s3://`, `gs://` or `az://` URI this backend's credentials reach.
+   */
+  async exportSnapshot(target: string): Promise<ExportOutcome> {
+    return this.guard(async () => {
+      const format = this.parquet('exportSnapshot()');
+      if (typeof target !== 'string' || target.trim() === '') throw new LTMError('validation_error', 'exportSnapshot takes a target path or URI');
+      await this.table.catchUp();
+      const { rows } = await format.exportSnapshot(target);
+      return { success: true, rows, target: redactUri(target) };
+    });
+  }
+
   async stats(): Promise<StatsResult> {
     return this.guard(async () => {
       const counts = await this.table.counts(Date.now());
@@ -309,7 +418,16 @@ export class DuckDBLTMBackend implements LTMBackend {
           uri: redactUri(this.options.uri),
           tableName: this.options.tableName,
           expiredPending: counts.expired,
-          durability: this.options.durability,
+          durability: this.writeMode.durability,
+          ...(this.writeMode.multiWriter
+            ? {
+                ...(this.writeMode.durability === 'batched'
+                  ? { maxBatchDelayMs: this.writeMode.pipeline.maxBatchDelayMs, maxBatchOps: this.writeMode.pipeline.maxBatchOps }
+                  : {}),
+                fallback: this.writeMode.fallback,
+                outbox: this.table instanceof OutboxStore ? (JSON.parse(JSON.stringify(this.table.outboxStats())) as JsonValue) : null,
+              }
+            : {}),
           ...this.table.stats(),
           pool: { size: pool.size, open: pool.open, inUse: pool.inUse, waiting: pool.waiting },
           // Plain JSON copies: the engine's objects are typed interfaces, not JsonValue.
@@ -346,6 +464,16 @@ export class DuckDBLTMBackend implements LTMBackend {
     } catch (error) {
       return toFailure(error);
     }
+  }
+
+  private parquet(method: string): ParquetFormat {
+    const format = this.table.format;
+    if (format instanceof ParquetFormat) return format;
+    throw new LTMError(
+      'unsupported',
+      `${method} needs format: 'parquet' (segments on a directory or bucket); this store uses the ${format.name} format` +
+        (format.name === 'native' ? ', where cleanupExpired() removes expired rows and DuckDB reclaims space itself' : ''),
+    );
   }
 
   private assertWritable(): void {

@@ -2,7 +2,14 @@ import { LTMError, DEFAULT_MAX_VALUE_BYTES, validateCommonOptions } from '@ltm/c
 import type { StorageFormat } from '@ltm/core';
 import type { CloudCredentialOptions, DuckDBQueryEngine, DuckDBQueryEngineOptions } from '@ltm/engine-duckdb';
 import type { SearchEngineName } from './search/searcher.js';
-import type { Durability } from './store/journal.js';
+import type { Durability as JournalDurability } from './store/journal.js';
+import type { Fallback } from './store/outbox.js';
+import { DEFAULT_PIPELINE_OPTIONS } from './store/write-pipeline.js';
+import type { PipelineMode, PipelineOptions } from './store/write-pipeline.js';
+
+/** `os`/`fsync` for the native format (its journal), `sync`/`batched` for multi-writer formats (Parquet). */
+export type Durability = JournalDurability | PipelineMode;
+export type { Fallback };
 
 export type FormatName = 'auto' | 'native' | 'parquet';
 
@@ -29,11 +36,33 @@ export interface DuckDBLTMBackendOptions {
   /** Open for reading only. */
   readOnly?: boolean;
   /**
-   * When a write is acknowledged: `os` (default) once the journal append reached the operating system,
-   * which survives a crash of the process (like SQLite's WAL with synchronous=NORMAL); `fsync` once it
-   * is synced to disk, which also survives a power cut, at the cost of a sync per write.
+   * When a write is acknowledged. Native format: `os` (default) once the journal append reached the
+   * operating system, which survives a crash of the process (like SQLite's WAL with synchronous=NORMAL);
+   * `fsync` once it is synced to disk, which also survives a power cut, at the cost of a sync per write.
+   * Multi-writer formats (Parquet) acknowledge a write once its commit is durable on the store, either way:
+   * `sync` (default) starts a commit as soon as the previous one finished (calls made meanwhile share
+   * it); `batched` also waits up to `maxBatchDelayMs` (or until `maxBatchOps` operations wait) to gather
+   * more calls into one commit: fewer, larger commits for a little latency. `flush()` commits a waiting
+   * batch at once. A value of the other format is a `validation_error`.
    */
   durability?: Durability;
+  /** `durability: 'batched'`: the longest a write waits for others to join its commit (default 25 ms). */
+  maxBatchDelayMs?: number;
+  /** `durability: 'batched'`: a commit starts without waiting once this many operations wait (default 1024). */
+  maxBatchOps?: number;
+  /**
+   * Multi-writer formats, while the store cannot be reached (breaker open, network, timeout, 5xx):
+   * `none` (default) fails the write cleanly (`connection_error`/`circuit_open`, retryable, nothing
+   * stored); `local-outbox` makes it durable in a local outbox file (fsynced), acknowledges it as
+   * `{ success: true, stored: true, queued: true }` and replays it in order once the store answers.
+   * `stats().details.outbox` shows the backlog; see the README for what reads see meanwhile.
+   */
+  fallback?: Fallback;
+  /**
+   * `fallback: 'local-outbox'`: where outbox files live (a directory per store is made inside). Default
+   * `LTM_OUTBOX_DIR`, else `$XDG_CACHE_HOME/ltm/outbox` (`~/.cache/ltm/outbox`); never a temp directory.
+   */
+  outboxDirectory?: string;
   /** Bytes of entries kept in the in-process read cache (default 64 MiB). */
   cacheMaxBytes?: number;
   /**
@@ -101,6 +130,10 @@ export const DUCKDB_OPTION_KEYS = [
   'acquireTimeoutMs',
   'readOnly',
   'durability',
+  'maxBatchDelayMs',
+  'maxBatchOps',
+  'fallback',
+  'outboxDirectory',
   'cacheMaxBytes',
   'searchEngine',
   'searchCacheMaxBytes',
@@ -115,7 +148,12 @@ export interface ResolvedOptions {
   format: FormatName | StorageFormat<DuckDBQueryEngine>;
   maxValueBytes: number;
   readOnly: boolean;
-  durability: Durability;
+  /** As given: its default and validity depend on the format (see `writeModeFor`). */
+  durability: Durability | undefined;
+  maxBatchDelayMs: number | undefined;
+  maxBatchOps: number | undefined;
+  fallback: Fallback;
+  outboxDirectory: string | undefined;
   cacheMaxBytes: number;
   searchEngine: SearchEngineName;
   searchCacheMaxBytes: number;
@@ -157,9 +195,23 @@ export function resolveOptions(options: DuckDBLTMBackendOptions = {}): ResolvedO
       throw new LTMError('validation_error', `${flag} must be true or false`);
     }
   }
-  const durability = options.durability ?? 'os';
-  if (durability !== 'os' && durability !== 'fsync') {
-    throw new LTMError('validation_error', `durability must be os or fsync, got ${JSON.stringify(durability)}`);
+  const durability = options.durability;
+  if (durability !== undefined && !['os', 'fsync', 'sync', 'batched'].includes(durability)) {
+    throw new LTMError('validation_error', `durability must be os or fsync (native format), sync or batched (parquet), got ${JSON.stringify(durability)}`);
+  }
+  if (options.maxBatchDelayMs !== undefined && (!Number.isSafeInteger(options.maxBatchDelayMs) || options.maxBatchDelayMs < 0)) {
+    throw new LTMError('validation_error', `maxBatchDelayMs must be an integer >= 0, got ${String(options.maxBatchDelayMs)}`);
+  }
+  if (options.maxBatchOps !== undefined && (!Number.isSafeInteger(options.maxBatchOps) || options.maxBatchOps < 1)) {
+    throw new LTMError('validation_error', `maxBatchOps must be a positive integer, got ${String(options.maxBatchOps)}`);
+  }
+  const fallback = options.fallback ?? 'none';
+  if (fallback !== 'none' && fallback !== 'local-outbox') {
+    throw new LTMError('validation_error', `fallback must be none or local-outbox, got ${JSON.stringify(fallback)}`);
+  }
+  if (options.outboxDirectory !== undefined) {
+    if (typeof options.outboxDirectory !== 'string' || options.outboxDirectory === '') throw new LTMError('validation_error', 'outboxDirectory must be a non-empty path');
+    if (fallback !== 'local-outbox') throw new LTMError('validation_error', "outboxDirectory applies only with fallback: 'local-outbox'");
   }
   const cacheMaxBytes = options.cacheMaxBytes ?? 64 * 1024 * 1024;
   if (!Number.isInteger(cacheMaxBytes) || cacheMaxBytes < 0) {
@@ -184,10 +236,61 @@ export function resolveOptions(options: DuckDBLTMBackendOptions = {}): ResolvedO
     maxValueBytes,
     readOnly: options.readOnly ?? false,
     durability,
+    maxBatchDelayMs: options.maxBatchDelayMs,
+    maxBatchOps: options.maxBatchOps,
+    fallback,
+    outboxDirectory: options.outboxDirectory,
     cacheMaxBytes,
     searchEngine,
     searchCacheMaxBytes,
     extensionDirectory: options.extensionDirectory ?? (process.env.LTM_EXTENSION_DIR || undefined),
+  };
+}
+
+/** How writes are acknowledged, for a format that does (multi-writer) or does not take many writers. */
+export type WriteMode =
+  | { multiWriter: false; durability: JournalDurability }
+  | { multiWriter: true; durability: PipelineMode; pipeline: PipelineOptions; fallback: Fallback };
+
+/**
+ * Resolves `durability` (and the options that go with it) for the chosen format: `os`/`fsync` for the
+ * native format's journal, `sync`/`batched` for multi-writer formats. Anything that does not apply to the
+ * format is a `validation_error` naming what does, rather than a setting that silently does nothing.
+ */
+export function writeModeFor(options: ResolvedOptions, multiWriter: boolean, formatName: string): WriteMode {
+  const valid: Durability[] = multiWriter ? ['sync', 'batched'] : ['os', 'fsync'];
+  const durability = options.durability ?? (multiWriter ? 'sync' : 'os');
+  if (!valid.includes(durability)) {
+    throw new LTMError(
+      'validation_error',
+      `durability ${JSON.stringify(durability)} does not apply to the ${formatName} format: use ${valid.join(' or ')} (default ${multiWriter ? 'sync' : 'os'})`,
+    );
+  }
+  const batchOptions = (['maxBatchDelayMs', 'maxBatchOps'] as const).filter((key) => options[key] !== undefined);
+  if (batchOptions.length > 0 && durability !== 'batched') {
+    throw new LTMError('validation_error', `${batchOptions.join(' and ')} apply only with durability: 'batched' (a multi-writer format such as parquet)`);
+  }
+  if (!multiWriter) {
+    if (options.fallback !== 'none') {
+      throw new LTMError(
+        'validation_error',
+        `fallback ${JSON.stringify(options.fallback)} applies to multi-writer formats (parquet): the ${formatName} format does not write through a network`,
+      );
+    }
+    return { multiWriter, durability: durability as JournalDurability };
+  }
+  if (options.fallback !== 'none' && options.readOnly) {
+    throw new LTMError('validation_error', `fallback ${JSON.stringify(options.fallback)} queues writes: it cannot be combined with readOnly`);
+  }
+  return {
+    multiWriter,
+    durability: durability as PipelineMode,
+    pipeline: {
+      mode: durability as PipelineMode,
+      maxBatchDelayMs: options.maxBatchDelayMs ?? DEFAULT_PIPELINE_OPTIONS.maxBatchDelayMs,
+      maxBatchOps: options.maxBatchOps ?? DEFAULT_PIPELINE_OPTIONS.maxBatchOps,
+    },
+    fallback: options.fallback,
   };
 }
 

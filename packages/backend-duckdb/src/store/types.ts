@@ -8,6 +8,8 @@ export type WriteOp =
 /** `existed`: whether the key held a live entry just before this operation. */
 export interface OpOutcome {
   existed: boolean;
+  /** The operation waits in the local outbox (`fallback: 'local-outbox'`) and reaches the store later. */
+  queued?: true;
 }
 
 /**

@@ -79,3 +79,32 @@ describe('judge', () => {
     expect(over.ratio).toBeCloseTo(2.01);
   });
 });
+
+describe('object-storage targets', () => {
+  it("maps the cloud phases to issue 6's object-storage targets", () => {
+    expect(targetFor('store, 8 writer processes')).toEqual({ kind: 'throughput', min: 10 });
+    expect(targetFor('store, 2 writer processes')).toEqual({ kind: 'throughput', min: 10 });
+    expect(targetFor('retrieve on S3 (warm key)')).toEqual({ kind: 'absolute-latency', maxMs: 1 });
+    expect(targetFor('retrieve on S3 (cold key)')).toEqual({ kind: 'round-trips', max: 3 });
+    expect(describeTarget({ kind: 'throughput', min: 10 })).toBe('ops/s >= 10.0x');
+    expect(describeTarget({ kind: 'absolute-latency', maxMs: 1 })).toBe('p50 <= 1 ms');
+    expect(describeTarget({ kind: 'round-trips', max: 3 })).toBe('p50 <= 3 round trips');
+  });
+
+  it('judges warm retrieve on its own p50 in milliseconds, whatever the peer does', () => {
+    const warm: Target = { kind: 'absolute-latency', maxMs: 1 };
+    expect(judge(warm, at(1, 0.4), at(1, 0.001))).toEqual({ ratio: 0.4, pass: true, amount: { value: 0.4, unit: 'ms' } });
+    expect(judge(warm, at(1, 1), undefined).pass).toBe(true);
+    expect(judge(warm, at(1, 1.2), undefined)).toEqual({ ratio: 1.2, pass: false, amount: { value: 1.2, unit: 'ms' } });
+    expect(judge(warm, at(1, Number.NaN), undefined).pass).toBeUndefined();
+  });
+
+  it('judges cold retrieve on requests per call, where zero requests is a pass, not a missing number', () => {
+    const cold: Target = { kind: 'round-trips', max: 3 };
+    expect(judge(cold, { opsPerSec: 1, p50Ms: 120, requestsP50: 3 }, undefined)).toEqual({ ratio: 1, pass: true, amount: { value: 3, unit: 'round trips' } });
+    expect(judge(cold, { opsPerSec: 1, p50Ms: 150, requestsP50: 4 }, undefined).pass).toBe(false);
+    expect(judge(cold, { opsPerSec: 1, p50Ms: 2, requestsP50: 0 }, undefined).pass).toBe(true);
+    // Milliseconds alone say nothing about round trips.
+    expect(judge(cold, at(1, 5), undefined).pass).toBeUndefined();
+  });
+});

@@ -91,6 +91,8 @@ export interface CloudWriteSide {
   acked: number;
   /** Every request through the proxy from the start signal to the last process's end. */
   requests: ProxyCounts;
+  /** CPU time of all writer processes during the phase (the machine's cores are shared by all of them). */
+  cpuMs: number;
   /** Ours: commits made by all processes (their write pipelines' applies). */
   commits?: number;
   /** Peer: sessions, lock attempts and bytes moved, summed over the processes. */
@@ -254,13 +256,14 @@ async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: st
     const endedAt = Math.max(...results.map((r) => r.endedAt));
     const acked = results.reduce((sum, r) => sum + r.acked, 0);
     const latencies = results.flatMap((r) => r.latenciesMs);
+    const cpuMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
     const wallMs = endedAt - startAt;
     const stats: CloudStats = { ops: acked, opsPerSec: wallMs > 0 ? (acked * 1000) / wallMs : Number.NaN, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), wallMs };
     const commits = side === 'ours' ? results.reduce((sum, r) => sum + (r.commits ?? 0), 0) : undefined;
     const sessions = side === 'peer' ? sumCounters(results.map((r) => r.sessions).filter((s) => s !== undefined)) : undefined;
     return {
       results,
-      side: { stats, acked, requests, ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
+      side: { stats, acked, requests, cpuMs, ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
     };
   } finally {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -65,6 +65,7 @@ function formatRequests(report: CloudReport): string {
     ['  by method', byMethod(ours.requests), byMethod(peer.requests)],
     ['  412 Precondition Failed', `${ours.requests.byStatus[412] ?? 0} (log numbers lost to another writer)`, `${peer.requests.byStatus[412] ?? 0} (lock held by another writer)`],
     ['  per unit of work', oursPerCommit(ours), peerPerSession(peer)],
+    ['writer processes\' CPU time', cpu(ours, report.environment.cores), cpu(peer, report.environment.cores)],
     ['retrieve (warm key), per call', perCall(warmOurs), perCall(warmPeer)],
     ['retrieve (cold key), per call', perCall(coldOurs), perCall(coldPeer)],
   );
@@ -73,6 +74,11 @@ function formatRequests(report: CloudReport): string {
 
 function total(side: CloudWriteSide): string {
   return `${side.requests.requests.toLocaleString('en-US')} (${(side.requests.requests / side.acked).toFixed(2)} per write)`;
+}
+
+function cpu(side: CloudWriteSide, cores: number): string {
+  const busy = side.cpuMs / (side.stats.wallMs * cores);
+  return `${(side.cpuMs / 1000).toFixed(1)} s (${Math.round(busy * 100)}% of ${cores} cores), ${(side.cpuMs / side.acked).toFixed(2)} ms per write`;
 }
 
 function byMethod(counts: ProxyCounts): string {

@@ -43,6 +43,8 @@ export interface WriterResult {
   endedAt: number;
   /** Per write, from the call to its durable acknowledgement. */
   latenciesMs: number[];
+  /** CPU time (user + system) the process spent from the start to the end of its writes. */
+  cpuMs: number;
   /** Ours: commits the write pipeline made (stats().details.applies). */
   commits?: number;
   /** Peer: what its sessions cost. */
@@ -99,6 +101,11 @@ export async function openWriter(config: WriterConfig): Promise<Writer> {
 
 const now = (): number => performance.timeOrigin + performance.now();
 
+function cpuSince(start: NodeJS.CpuUsage): number {
+  const { user, system } = process.cpuUsage(start);
+  return (user + system) / 1000;
+}
+
 async function waitUntil(epochMs: number): Promise<void> {
   const wait = epochMs - now();
   if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
@@ -113,6 +120,7 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
       const latenciesMs: number[] = [];
       await waitUntil(startAt);
       const startedAt = now();
+      const cpu = process.cpuUsage();
       const caller = async (): Promise<void> => {
         while (now() < deadline) {
           const memory = memories.next();
@@ -126,6 +134,7 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
       const flushed = await backend.flush();
       if (!flushed.success) throw new Error(`ours writer ${config.index}: flush failed: ${flushed.error}`);
       const endedAt = now();
+      const cpuMs = cpuSince(cpu);
       const stats = await backend.stats();
       const applies = stats.success ? stats.details?.['applies'] : undefined;
       return {
@@ -134,6 +143,7 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
         startedAt,
         endedAt,
         latenciesMs,
+        cpuMs,
         ...(typeof applies === 'number' ? { commits: applies } : {}),
       };
     },
@@ -157,6 +167,7 @@ async function openPeerWriter(config: WriterConfig): Promise<Writer> {
       const latenciesMs: number[] = [];
       await waitUntil(startAt);
       const startedAt = now();
+      const cpu = process.cpuUsage();
       while (now() < deadline) {
         const sessionStarted = now();
         const session = await openBlobSession(client, { bucket: config.bucket, key: PEER_KEY }, localPath, counters);
@@ -174,7 +185,8 @@ async function openPeerWriter(config: WriterConfig): Promise<Writer> {
         const durable = now();
         for (let i = 0; i < config.sessionStores; i += 1) latenciesMs.push(durable - sessionStarted);
       }
-      return { index: config.index, acked: latenciesMs.length, startedAt, endedAt: now(), latenciesMs, sessions: counters };
+      const endedAt = now();
+      return { index: config.index, acked: latenciesMs.length, startedAt, endedAt, latenciesMs, cpuMs: cpuSince(cpu), sessions: counters };
     },
     async close() {
       client.destroy();

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { COLD_RETRIEVE_PHASE, CLOUD_WRITE_PHASE, QUICK_CLOUD_CONFIG, WARM_RETRIEVE_PHASE } from '../src/cloud/cloud-bench.js';
+import type { CloudReport, CloudStats } from '../src/cloud/cloud-bench.js';
+import { formatCloudReport } from '../src/cloud/cloud-report.js';
+
+const stats = (opsPerSec: number, p50Ms: number, requestsP50?: number): CloudStats => ({
+  ops: 100,
+  opsPerSec,
+  p50Ms,
+  p99Ms: p50Ms * 2,
+  wallMs: 1000,
+  ...(requestsP50 === undefined ? {} : { requestsP50, requestsP99: requestsP50 + 1 }),
+});
+
+function report(oursWrites: number, warmMs: number, coldRequests: number): CloudReport {
+  return {
+    startedAt: '2026-11-26T10:00:00.000Z',
+    config: QUICK_CLOUD_CONFIG,
+    environment: { cores: 2, cpu: 'test CPU', platform: 'linux', node: '20', duckdb: 'DuckDB v1.5.5', sqlite: 'SQLite 3', binding: 'better-sqlite3 12', emulator: 'versitygw v1.8.0' },
+    phases: [
+      { name: CLOUD_WRITE_PHASE(8), unit: 'write', ours: stats(oursWrites, 100), peer: stats(250, 1000) },
+      { name: WARM_RETRIEVE_PHASE, unit: 'call', ours: stats(2000, warmMs, 0), peer: stats(50_000, 0.02, 0) },
+      { name: COLD_RETRIEVE_PHASE, unit: 'call', ours: stats(20, 65, coldRequests), peer: stats(5, 200, 1) },
+    ],
+    writes: {
+      ours: { stats: stats(oursWrites, 100), acked: 4000, requests: { requests: 800, byMethod: { GET: 500, PUT: 300 }, byStatus: { 200: 700, 412: 100 }, failed: 0 }, cpuMs: 1600, commits: 100 },
+      peer: {
+        stats: stats(250, 1000),
+        acked: 2500,
+        requests: { requests: 660, byMethod: { DELETE: 50, GET: 50, PUT: 560 }, byStatus: { 200: 200, 412: 460 }, failed: 0 },
+        cpuMs: 500,
+        sessions: { sessions: 50, lockAttempts: 510, lockWaitMs: 60_000, downloadedBytes: 50 * 1024 * 1024, uploadedBytes: 52 * 1024 * 1024 },
+      },
+    },
+    verified: { ours: 4000, peer: 2500 },
+  };
+}
+
+const plain = (text: string): string => text.replace(/\u001b\[[0-9;]*m/g, '');
+
+/** The row of `operation` in the main table, as its cells. */
+function row(text: string, operation: string): string[] {
+  const line = plain(text)
+    .split('\n')
+    .find((l) => l.startsWith(`│ ${operation} `));
+  if (line === undefined) throw new Error(`no row '${operation}' in:\n${plain(text)}`);
+  return line
+    .split('│')
+    .slice(1, -1)
+    .map((cell) => cell.trim());
+}
+
+describe('formatCloudReport', () => {
+  it('prints each object-storage row with its target and verdict in the local table\'s columns', () => {
+    const text = formatCloudReport(report(2600, 0.4, 2));
+    expect(row(text, 'store, 8 writer processes [writes/s]')).toEqual(['store, 8 writer processes [writes/s]', '2,600', '100 ms', '200 ms', '250', '1.00 s', '2.00 s', '10x', 'ops/s >= 10.0x', 'pass 10x']);
+    expect(row(text, WARM_RETRIEVE_PHASE).slice(-2)).toEqual(['p50 <= 1 ms', 'pass 400 µs']);
+    expect(row(text, COLD_RETRIEVE_PHASE).slice(-2)).toEqual(['p50 <= 3 round trips', 'pass 2 round trips']);
+  });
+
+  it('fails the rows whose numbers miss their targets', () => {
+    const text = formatCloudReport(report(2000, 2.5, 4));
+    expect(row(text, 'store, 8 writer processes [writes/s]').at(-1)).toBe('FAIL 8.000x');
+    expect(row(text, WARM_RETRIEVE_PHASE).at(-1)).toBe('FAIL 2.500 ms');
+    expect(row(text, COLD_RETRIEVE_PHASE).at(-1)).toBe('FAIL 4 round trips');
+  });
+
+  it('lists the requests each side made, per write, per commit or session, and per read', () => {
+    const text = plain(formatCloudReport(report(2600, 0.4, 2)));
+    expect(text).toContain('800 (0.20 per write)');
+    expect(text).toContain('GET 500, PUT 300');
+    expect(text).toContain('100 (log numbers lost to another writer)');
+    expect(text).toContain('460 (lock held by another writer)');
+    expect(text).toContain('100 commits: 40.0 writes and 8.0 requests per commit');
+    expect(text).toContain('50 sessions: 13.2 requests, 10.2 lock attempts, 1200 ms lock wait, 1.00 MiB down and 1.04 MiB up per session');
+    expect(text).toContain('p50 2, p99 3');
+    expect(text).toContain('1.6 s (80% of 2 cores), 0.40 ms per write');
+    expect(text).toContain('verified: 4000 (ours) and 2500 (peer)');
+  });
+});

@@ -27,7 +27,7 @@ export const DEFAULT_COMPACTION_POLICY: CompactionPolicy = {
 export interface CompactionPlan {
   /** Source ids, oldest first. */
   ids: string[];
-  /** The run includes the oldest source: nothing older can hold its keys, so tombstones can go. */
+  /** The run includes the oldest source: nothing older can hold its keys, so tombstones past retention can go. */
   bottom: boolean;
 }
 
@@ -66,11 +66,18 @@ export function planAutomatic(sources: readonly SourceInfo[], policy: Compaction
   return planOf(sources, start);
 }
 
-/** Everything: a full compaction (`compact()`, `purge()`). `null` when there is nothing to gain. */
-export function planFull(sources: readonly SourceInfo[], now: number): CompactionPlan | null {
+/**
+ * Everything: a full compaction (`compact()`, `purge()`). `null` when there is nothing to gain: one segment
+ * with nothing expired at `now` and no tombstone deleted at or before `dropTombstonesBefore`.
+ */
+export function planFull(sources: readonly SourceInfo[], now: number, dropTombstonesBefore: number): CompactionPlan | null {
   if (sources.length === 0) return null;
   const only = sources[0]!;
-  if (sources.length === 1 && only.kind === 'segment' && only.segment.tombstones === 0 && !expiredBy(only, now)) return null;
+  if (sources.length === 1 && only.kind === 'segment' && !expiredBy(only, now)) {
+    const { tombstones, oldestTombstoneAt } = only.segment;
+    const droppable = tombstones > 0 && (oldestTombstoneAt === undefined || oldestTombstoneAt === null || oldestTombstoneAt <= dropTombstonesBefore);
+    if (!droppable) return null;
+  }
   return planOf(sources, 0);
 }
 

@@ -58,6 +58,12 @@ export interface SegmentInfo {
   /** Earliest `expires_at` among its puts (epoch ms), so expiry work can skip segments without any. */
   minExpiresAt: number | null;
   /**
+   * When its oldest tombstone was written (epoch ms; 0 for tombstones of writers that did not record it),
+   * so a full compaction can tell whether any tombstone is past the retention window. Absent in records of
+   * older writers: then any tombstone may be.
+   */
+  oldestTombstoneAt?: number | null;
+  /**
    * Compaction output carries each row's version in its `version` column. A commit's segment is written
    * before its record wins a number, so its `version` column is NULL: its rows' version is the number of
    * the record that adds it.

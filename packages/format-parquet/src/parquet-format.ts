@@ -317,7 +317,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
 
   async commit(batch: CommitBatch): Promise<void> {
     const { engine, store } = this.opened();
-    const { entries, terms } = rowsOf(batch);
+    const { entries, terms } = rowsOf(batch, Date.now());
     if (entries.length === 0) return;
     this.assertWritable();
     // Batches are prepared concurrently but published in call order, so the later call's writes win.
@@ -375,7 +375,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       throw new LTMError('validation_error', `removeExpired(now): now must be epoch milliseconds, got ${String(now)}`);
     }
     this.assertWritable();
-    const { expired } = await this.runCompaction((sources) => planExpiry(sources, now), now);
+    const { expired } = await this.runCompaction((sources) => planExpiry(sources, now), now, this.retentionMs());
     return expired;
   }
 
@@ -411,7 +411,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * with no retention. Readers on older snapshots in other processes may fail until they refresh.
    */
   async purge(): Promise<CompactResult & VacuumResult> {
-    const compacted = await this.compactAll();
+    const compacted = await this.compactAll(0);
     const vacuumed = await this.vacuumOnce({ retentionMs: 0 });
     return { ...compacted, ...vacuumed };
   }
@@ -462,11 +462,12 @@ export class ParquetFormat implements StorageFormat<Engine> {
     await opened.store.close();
   }
 
-  private compactAll(): Promise<CompactResult> {
+  /** `tombstoneRetentionMs`: tombstones deleted longer ago than this go (the store's retention; 0 for purge). */
+  private compactAll(tombstoneRetentionMs = this.retentionMs()): Promise<CompactResult> {
     this.opened();
     this.assertWritable();
     const now = Date.now();
-    return this.runCompaction((sources) => planFull(sources, now), now);
+    return this.runCompaction((sources) => planFull(sources, now, now - tombstoneRetentionMs), now, tombstoneRetentionMs);
   }
 
   // ---- log ----------------------------------------------------------------------------------------
@@ -697,7 +698,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     statements.push(
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.entries AS ${entriesViewSql(sources, names)}`, []],
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`, []],
-      [`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(sources, names)}`, []],
+      [`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(names)}`, []],
     );
     const changed = reset ? null : changedKeys(change.steps);
     try {
@@ -733,16 +734,21 @@ export class ParquetFormat implements StorageFormat<Engine> {
   /** Key index updates for `steps`, in log order; consecutive inline commits become one update. */
   private keyIndexStatements(steps: readonly Step[], names: ViewNames, url: (key: string) => string): [string, SqlValue[]][] {
     const statements: [string, SqlValue[]][] = [];
-    let pending = new Map<string, number>();
+    let pending = new Map<string, { seq: number; row: InlineEntry }>();
     const flush = () => {
       if (pending.size === 0) return;
       const [remove, insert] = pointKeysAtTailSql(names);
-      statements.push([remove, [[...pending.keys()]]], [insert, [[...pending.keys()], [...pending.values()]]]);
+      const rows = [...pending.values()];
+      // Lengths travel as JSON text: the node API binds no list with NULL members.
+      statements.push(
+        [remove, [[...pending.keys()]]],
+        [insert, [[...pending.keys()], rows.map((r) => r.seq), JSON.stringify(rows.map((r) => r.row.doc_length)), JSON.stringify(rows.map((r) => r.row.doc_extra_length))]],
+      );
       pending = new Map();
     };
     for (const step of steps) {
       if (step.kind === 'inline') {
-        for (const row of step.entries) pending.set(row.key, step.seq);
+        for (const row of step.entries) pending.set(row.key, { seq: step.seq, row });
         continue;
       }
       flush();
@@ -785,7 +791,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private maybeCompact(): void {
     if (this.options.autoCompact === false || this.compacting !== null || this.closed) return;
     if (planAutomatic(this.state.sources, this.policy) === null) return;
-    this.compacting = this.runCompaction((sources) => planAutomatic(sources, this.policy), Date.now())
+    this.compacting = this.runCompaction((sources) => planAutomatic(sources, this.policy), Date.now(), this.retentionMs())
       .catch((error: unknown) => this.backgroundError(error))
       .finally(() => {
         this.compacting = null;
@@ -797,7 +803,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * record replacing the run, unless another compactor merged part of it first: then the output is
    * deleted and the plan made again.
    */
-  private async runCompaction(planner: (sources: LogState['sources']) => CompactionPlan | null, now: number): Promise<CompactResult> {
+  private async runCompaction(
+    planner: (sources: LogState['sources']) => CompactionPlan | null,
+    now: number,
+    tombstoneRetentionMs: number,
+  ): Promise<CompactResult> {
     const { engine, store, names } = this.opened();
     for (let attempt = 0; attempt < MAX_COMPACTION_ATTEMPTS; attempt++) {
       const planned = await this.exclusive(async () => {
@@ -812,6 +822,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       const merged = await writeMergedSegment(engine, store, planned.latestRows, planned.terms, {
         bottom: planned.plan.bottom,
         now,
+        dropTombstonesBefore: now - tombstoneRetentionMs,
         rowGroupRows: this.rowGroupRows(),
       });
       const writtenAt = performance.now();
@@ -1013,6 +1024,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
     return this.options.rowGroupRows ?? DEFAULTS.rowGroupRows;
   }
 
+  private retentionMs(): number {
+    return this.formatFile?.retentionMs ?? this.options.retentionMs ?? DEFAULTS.retentionMs;
+  }
+
   private orphanGraceMs(): number {
     return this.options.orphanGraceMs ?? DEFAULTS.orphanGraceMs;
   }
@@ -1106,7 +1121,7 @@ function isSafeTime(value: unknown): value is number {
 }
 
 /** The batch as log rows; rejects what the format seam forbids (duplicate keys, malformed rows). */
-function rowsOf(batch: CommitBatch): { entries: InlineEntry[]; terms: InlineTerm[] } {
+function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; terms: InlineTerm[] } {
   if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.puts) || !Array.isArray(batch.deletes)) {
     throw new LTMError('validation_error', 'a commit batch needs puts and deletes arrays');
   }
@@ -1150,7 +1165,8 @@ function rowsOf(batch: CommitBatch): { entries: InlineEntry[]; terms: InlineTerm
       value: null,
       metadata: null,
       created_at: null,
-      updated_at: null,
+      // When it was deleted: compaction keeps a tombstone for the retention window.
+      updated_at: now,
       expires_at: null,
       doc_length: null,
       doc_extra_length: null,

@@ -72,6 +72,7 @@ export function decodeKey(bytes: unknown): string {
 interface StatsRow {
   rows: number;
   tombstones: number;
+  oldest_tombstone_at: number | null;
   min_key: Uint8Array | null;
   max_key: Uint8Array | null;
   min_expires_at: number | null;
@@ -87,12 +88,14 @@ function segmentInfo(keys: { id: string; entries: string; terms: string }, stats
     minKey: stats.min_key === null ? '' : decodeKey(stats.min_key),
     maxKey: stats.max_key === null ? '' : decodeKey(stats.max_key),
     minExpiresAt: stats.min_expires_at === null ? null : Number(stats.min_expires_at),
+    oldestTombstoneAt: stats.oldest_tombstone_at === null ? null : Number(stats.oldest_tombstone_at),
     versioned,
   };
 }
 
 const STATS_SQL = (table: string) =>
-  `SELECT count(*) AS rows, count(*) FILTER (WHERE operation = 'delete') AS tombstones, encode(min(key)) AS min_key, ` +
+  `SELECT count(*) AS rows, count(*) FILTER (WHERE operation = 'delete') AS tombstones, ` +
+  `epoch_ms(min(coalesce(updated_at, TIMESTAMP '1970-01-01')) FILTER (WHERE operation = 'delete')) AS oldest_tombstone_at, encode(min(key)) AS min_key, ` +
   `encode(max(key)) AS max_key, epoch_ms(min(expires_at) FILTER (WHERE operation = 'put')) AS min_expires_at FROM ${table}`;
 
 /**
@@ -135,7 +138,7 @@ export async function writeCommitSegment(
           );
         }
         const [stats] = await connection.query<StatsRow>(
-          STATS_SQL(`(SELECT key, operation, make_timestamp(expires_at * 1000) AS expires_at FROM temp.${STAGE_ENTRIES})`),
+          STATS_SQL(`(SELECT key, operation, make_timestamp(expires_at * 1000) AS expires_at, make_timestamp(updated_at * 1000) AS updated_at FROM temp.${STAGE_ENTRIES})`),
         );
         return segmentInfo(keys, stats!, terms.length > 0, false);
       } finally {
@@ -165,15 +168,18 @@ export const MAX_LISTED_KEYS = 10_000;
 
 /**
  * Merges a run of sources (newest first; the run is contiguous in version order) into one segment holding
- * each key's newest row. Expired puts become tombstones, which still hide older rows of the key; a
- * `bottom` run (nothing older exists) drops tombstones and expired rows altogether.
+ * each key's newest row. Expired puts become tombstones deleted at their `expires_at`, which still hide
+ * older rows of the key. A tombstone's `updated_at` is when it was deleted. Only a `bottom` run (nothing
+ * older exists, so nothing can come back) drops tombstones, and only those deleted at or before
+ * `dropTombstonesBefore` (the retention window: a tombstone younger than it stays, for processes that
+ * read the log to learn what was deleted).
  */
 export async function writeMergedSegment(
   engine: DuckDBQueryEngine,
   store: ObjectStore,
   latestRowsSql: string,
   termsSql: string | null,
-  { bottom, now, rowGroupRows }: { bottom: boolean; now: number; rowGroupRows: number },
+  { bottom, now, dropTombstonesBefore, rowGroupRows }: { bottom: boolean; now: number; dropTombstonesBefore: number; rowGroupRows: number },
 ): Promise<MergeResult> {
   const keys = newSegmentKeys();
   try {
@@ -181,14 +187,17 @@ export async function writeMergedSegment(
       try {
         // One table, so the entries and terms written agree on which rows survived.
         await connection.run(
-          `CREATE OR REPLACE TEMP TABLE ${RUN} AS SELECT m.*, ` +
-            "coalesce(m.operation = 'put' AND m.expires_at <= make_timestamp(CAST($1 AS BIGINT) * 1000), false) AS expired " +
-            `FROM (${latestRowsSql}) AS m`,
-          [now],
+          `CREATE OR REPLACE TEMP TABLE ${RUN} AS SELECT e.*, ` +
+            `${bottom ? 'true' : 'false'} AND (e.expired OR e.operation = 'delete') AND e.deleted_at <= make_timestamp(CAST($2 AS BIGINT) * 1000) AS dropped ` +
+            'FROM (SELECT m.*, ' +
+            "coalesce(m.operation = 'put' AND m.expires_at <= make_timestamp(CAST($1 AS BIGINT) * 1000), false) AS expired, " +
+            // A tombstone's time of deletion; tombstones of writers that did not record it count as old.
+            "CASE WHEN m.operation = 'put' THEN m.expires_at ELSE coalesce(m.updated_at, TIMESTAMP '1970-01-01') END AS deleted_at " +
+            `FROM (${latestRowsSql}) AS m) AS e`,
+          [now, dropTombstonesBefore],
         );
         const [counted] = await connection.query<{ expired: number; kept: number; puts: number }>(
-          `SELECT count(*) FILTER (WHERE expired) AS expired, ` +
-            `count(*) FILTER (WHERE NOT ${bottom ? "(expired OR operation = 'delete')" : 'false'}) AS kept, ` +
+          `SELECT count(*) FILTER (WHERE expired) AS expired, count(*) FILTER (WHERE NOT dropped) AS kept, ` +
             `count(*) FILTER (WHERE operation = 'put' AND NOT expired) AS puts FROM temp.${RUN}`,
         );
         const expired = Number(counted?.expired ?? 0);
@@ -202,10 +211,10 @@ export async function writeMergedSegment(
           `CREATE OR REPLACE TEMP TABLE ${MERGED} AS SELECT key, version, ` +
             "CASE WHEN expired THEN 'delete' ELSE operation END AS operation, " +
             'CASE WHEN expired THEN NULL ELSE value END AS value, CASE WHEN expired THEN NULL ELSE metadata END AS metadata, ' +
-            'CASE WHEN expired THEN NULL ELSE created_at END AS created_at, CASE WHEN expired THEN NULL ELSE updated_at END AS updated_at, ' +
+            'CASE WHEN expired THEN NULL ELSE created_at END AS created_at, CASE WHEN expired THEN expires_at ELSE updated_at END AS updated_at, ' +
             'CASE WHEN expired THEN NULL ELSE expires_at END AS expires_at, CASE WHEN expired THEN NULL ELSE doc_length END AS doc_length, ' +
             'CASE WHEN expired THEN NULL ELSE doc_extra_length END AS doc_extra_length, src ' +
-            `FROM temp.${RUN}${bottom ? " WHERE NOT expired AND operation = 'put'" : ''}`,
+            `FROM temp.${RUN} WHERE NOT dropped`,
         );
         await writeObject(store, keys.entries, (target) =>
           connection.run(

@@ -1,9 +1,11 @@
 /**
  * SQL over the snapshot's sources (segments and the tail table of inline commits).
  *
- * The format keeps one in-memory table, the key index `keys(key, src, seq)`: for every key, the source
- * holding its newest row (`src` = the segment's number in this process, or 0 for the tail, where `seq`
- * says which inline commit). Each source then contributes exactly the rows the index points at, so a
+ * The format keeps one in-memory table, the key index `keys(key, src, seq, length, extra_length)`: for
+ * every key, the source holding its newest row (`src` = the segment's number in this process, or 0 for the
+ * tail, where `seq` says which inline commit) and that row's document lengths (NULL for a tombstone or an
+ * unindexed put). The `docs` relation is the index itself, so search statistics (document count, average
+ * lengths) and each document's length cost no read of a segment. Each source then contributes exactly the rows the index points at, so a
  * relation is a UNION ALL with one Parquet scan per segment: a full scan streams every file once, and a
  * `key = $1` filter reaches each scan, where row-group min/max statistics skip most of the file, while the
  * index lookup finds the one source that has the key (a hash join with an empty build side does not
@@ -143,11 +145,8 @@ export function entriesViewSql(sources: readonly SqlSource[], names: ViewNames):
   return `SELECT key, value, metadata, created_at, updated_at, expires_at FROM (${latestRowsSql(sources, names)}) WHERE operation = 'put'`;
 }
 
-export function docsViewSql(sources: readonly SqlSource[], names: ViewNames): string {
-  return (
-    `SELECT key, doc_length AS length, doc_extra_length AS extra_length FROM (${latestRowsSql(sources, names)}) ` +
-    "WHERE operation = 'put' AND doc_length IS NOT NULL"
-  );
+export function docsViewSql(names: ViewNames): string {
+  return `SELECT key, length, extra_length FROM ${names.catalog}.main.keys WHERE length IS NOT NULL`;
 }
 
 export function termsViewSql(sources: readonly SqlSource[], names: ViewNames): string {
@@ -163,7 +162,7 @@ export function tablesSql(names: ViewNames): string[] {
     `CREATE TABLE ${names.catalog}.main.tail_entries(seq BIGINT, key VARCHAR, operation VARCHAR, value JSON, metadata JSON, ` +
       'created_at TIMESTAMP, updated_at TIMESTAMP, expires_at TIMESTAMP, doc_length INTEGER, doc_extra_length INTEGER)',
     `CREATE TABLE ${names.catalog}.main.tail_terms(seq BIGINT, key VARCHAR, field TINYINT, term VARCHAR, tf INTEGER)`,
-    `CREATE TABLE ${names.catalog}.main.keys(key VARCHAR PRIMARY KEY, src INTEGER NOT NULL, seq BIGINT)`,
+    `CREATE TABLE ${names.catalog}.main.keys(key VARCHAR PRIMARY KEY, src INTEGER NOT NULL, seq BIGINT, length INTEGER, extra_length INTEGER)`,
   ];
 }
 
@@ -174,21 +173,23 @@ export function tablesSql(names: ViewNames): string[] {
 export function rebuildKeysSql(sources: readonly SqlSource[], ranks: ReadonlyMap<number, number>, names: ViewNames): string[] {
   const parts = sources.map((source) =>
     source.kind === 'file'
-      ? `SELECT key, ${source.number} AS src, NULL::BIGINT AS seq, ${ranks.get(source.number) ?? 0} AS rank FROM read_parquet(${source.entries})`
-      : `SELECT t.key, ${TAIL_SOURCE} AS src, t.seq, t.seq AS rank FROM ${names.catalog}.main.tail_entries AS t WHERE ${tailRange(source)}`,
+      ? `SELECT key, ${source.number} AS src, NULL::BIGINT AS seq, doc_length, doc_extra_length, ${ranks.get(source.number) ?? 0} AS rank FROM read_parquet(${source.entries})`
+      : `SELECT t.key, ${TAIL_SOURCE} AS src, t.seq, t.doc_length, t.doc_extra_length, t.seq AS rank FROM ${names.catalog}.main.tail_entries AS t WHERE ${tailRange(source)}`,
   );
   return [
     `DELETE FROM ${names.catalog}.main.keys`,
-    `INSERT INTO ${names.catalog}.main.keys SELECT key, newest.src, newest.seq FROM ` +
-      `(SELECT key, arg_max({'src': src, 'seq': seq}, rank) AS newest FROM (${parts.join(' UNION ALL ')}) GROUP BY key)`,
+    `INSERT INTO ${names.catalog}.main.keys SELECT key, newest.src, newest.seq, newest.length, newest.extra_length FROM ` +
+      `(SELECT key, arg_max({'src': src, 'seq': seq, 'length': doc_length, 'extra_length': doc_extra_length}, rank) AS newest ` +
+      `FROM (${parts.join(' UNION ALL ')}) GROUP BY key)`,
   ];
 }
 
-/** Points the keys of inline commits ($1 keys, $2 their commit numbers) at the tail. */
+/** Points the keys of inline commits ($1 keys, $2 their commit numbers, $3 and $4 their lengths as JSON arrays) at the tail. */
 export function pointKeysAtTailSql(names: ViewNames): [string, string] {
   return [
     `DELETE FROM ${names.catalog}.main.keys WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))`,
-    `INSERT INTO ${names.catalog}.main.keys SELECT unnest(CAST($1 AS VARCHAR[])), ${TAIL_SOURCE}, unnest(CAST($2 AS BIGINT[]))`,
+    `INSERT INTO ${names.catalog}.main.keys SELECT unnest(CAST($1 AS VARCHAR[])), ${TAIL_SOURCE}, unnest(CAST($2 AS BIGINT[])), ` +
+      'unnest(CAST(CAST($3 AS JSON) AS INTEGER[])), unnest(CAST(CAST($4 AS JSON) AS INTEGER[]))',
   ];
 }
 
@@ -196,13 +197,14 @@ export function pointKeysAtTailSql(names: ViewNames): [string, string] {
 export function pointKeysAtSegmentSql(names: ViewNames, number: number, entries: string): string[] {
   return [
     `DELETE FROM ${names.catalog}.main.keys WHERE key IN (SELECT key FROM read_parquet(${entries}))`,
-    `INSERT INTO ${names.catalog}.main.keys SELECT key, ${number}, NULL FROM read_parquet(${entries})`,
+    `INSERT INTO ${names.catalog}.main.keys SELECT key, ${number}, NULL, doc_length, doc_extra_length FROM read_parquet(${entries})`,
   ];
 }
 
 /**
- * After a merge: keys that pointed into the run point at the merged segment, except those the merge
- * dropped (tombstones and expired rows of a bottom run), which leave the index.
+ * After a merge: keys that pointed into the run point at the merged segment, with its rows' lengths (an
+ * expired put became a tombstone), except those the merge dropped (tombstones and expired rows of a bottom
+ * run), which leave the index.
  */
 export function pointKeysAtMergeSql(names: ViewNames, run: { numbers: number[]; inline: number[] }, merged: { number: number; entries: string } | null): string[] {
   const inRun = [
@@ -211,8 +213,9 @@ export function pointKeysAtMergeSql(names: ViewNames, run: { numbers: number[]; 
   ].join(' OR ');
   if (merged === null) return [`DELETE FROM ${names.catalog}.main.keys WHERE ${inRun}`];
   return [
-    `UPDATE ${names.catalog}.main.keys SET src = ${merged.number}, seq = NULL WHERE ${inRun}`,
-    `DELETE FROM ${names.catalog}.main.keys WHERE src = ${merged.number} AND key NOT IN (SELECT key FROM read_parquet(${merged.entries}))`,
+    `UPDATE ${names.catalog}.main.keys SET src = ${merged.number}, seq = NULL, length = m.doc_length, extra_length = m.doc_extra_length ` +
+      `FROM read_parquet(${merged.entries}) AS m WHERE keys.key = m.key AND (${inRun})`,
+    `DELETE FROM ${names.catalog}.main.keys WHERE ${inRun}`,
   ];
 }
 

@@ -197,7 +197,7 @@ test('URIs name their object store: a directory, s3://, gs://, az://; anything e
 describe('segments are plain Parquet', () => {
   test('read_parquet and hyparquet (an independent reader) read the story columns plus version and operation', async () => {
     const dir = store();
-    const a = await open(dir, { inlineMaxBytes: 0 });
+    const a = await open(dir, { inlineMaxBytes: 0, retentionMs: 0 });
     await a.format.commit(batchOf([entry('b', { value: '{"n":2}', metadata: '{"tag":"x"}', expiresAt: FAR }), entry('a', { value: '[1,"two",null]' })], ['gone']));
     const [file] = segmentFiles(dir, 'entries');
     const viaDuckDB = await a.engine.query(
@@ -207,7 +207,8 @@ describe('segments are plain Parquet', () => {
     expect(viaDuckDB).toEqual([
       { key: 'a', version: null, operation: 'put', value: '[1,"two",null]', metadata: '{}', created_at: T0, updated_at: T0, expires_at: null },
       { key: 'b', version: null, operation: 'put', value: '{"n":2}', metadata: '{"tag":"x"}', created_at: T0, updated_at: T0, expires_at: FAR },
-      { key: 'gone', version: null, operation: 'delete', value: null, metadata: null, created_at: null, updated_at: null, expires_at: null },
+      // A tombstone's updated_at is when it was deleted (compaction keeps it for the retention window).
+      { key: 'gone', version: null, operation: 'delete', value: null, metadata: null, created_at: null, updated_at: expect.any(Number), expires_at: null },
     ]);
     const viaHyparquet = await parquetReadObjects({ file: await asyncBufferFromFile(file!) });
     expect(viaHyparquet.map((row) => ({ ...row, created_at: (row.created_at as Date | null)?.getTime() ?? null, expires_at: (row.expires_at as Date | null)?.getTime() ?? null }))).toEqual([
@@ -274,7 +275,7 @@ describe('compaction', () => {
   /** A random workload against a model; every check compares all three relations with the model. */
   async function modelRun(dir: string, steps: number, options: Parameters<typeof openFormat>[1]) {
     const a = await open(dir, options);
-    const model = new Map<string, { value: string; expiresAt: number | null; term: string }>();
+    const model = new Map<string, { value: string; expiresAt: number | null; term: string; length: number }>();
     let seed = 42;
     const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
     const check = async (when: string) => {
@@ -291,6 +292,15 @@ describe('compaction', () => {
         [now],
       );
       expect(terms, when).toEqual(live.map(([key, row]) => ({ key, term: row.term })).sort((x, y) => (x.key < y.key ? -1 : 1)));
+      // docs (the key index) has exactly the keys of entries, expired ones included, with their lengths.
+      // One statement, so a background compaction cannot come between the two reads.
+      const [both] = await a.engine.query<{ docs: { key: string; length: number; extra_length: number }[]; entries: string[] }>(
+        `SELECT (SELECT coalesce(list({'key': key, 'length': length, 'extra_length': extra_length} ORDER BY key), []) FROM ${a.format.relation('docs')}) AS docs,
+                (SELECT coalesce(list(key ORDER BY key), []) FROM ${a.format.relation('entries')}) AS entries`,
+      );
+      expect(both!.docs.map((row) => row.key), when).toEqual(both!.entries);
+      const lengths = new Map(both!.docs.map((row) => [row.key, [row.length, row.extra_length]]));
+      for (const [key, row] of live) expect(lengths.get(key), `${when}: ${key}`).toEqual([row.length, row.length + 1]);
     };
     for (let step = 0; step < steps; step++) {
       const puts = [];
@@ -307,10 +317,12 @@ describe('compaction', () => {
           const expiresAt = random() < 0.2 ? Date.now() - 1000 : random() < 0.1 ? Date.now() + 3_600_000 : null;
           const value = JSON.stringify({ step, i, pad: random() < 0.1 ? 'p'.repeat(3000) : '' });
           puts.push(entry(key, { value, expiresAt }));
-          model.set(key, { value, expiresAt, term: `t-${key}` });
+          model.set(key, { value, expiresAt, term: `t-${key}`, length: 1 + ((step * 7 + i) % 50) });
         }
       }
-      await a.format.commit(batchOf(puts, deletes));
+      const batch = batchOf(puts, deletes);
+      batch.docs = puts.map((put) => ({ key: put.key, length: model.get(put.key)!.length, extraLength: model.get(put.key)!.length + 1 }));
+      await a.format.commit(batch);
       if (step % 10 === 9) await check(`after step ${step}`);
     }
     return { a, model, check };
@@ -326,9 +338,9 @@ describe('compaction', () => {
     expect(await fresh.entries()).toEqual(await a.entries());
   });
 
-  test('compact() leaves one segment with no tombstones or expired rows; removeExpired() counts and removes expired keys', async () => {
+  test('compact() with no retention leaves one segment with no tombstones or expired rows; removeExpired() counts and removes expired keys', async () => {
     const dir = store();
-    const { a, check } = await modelRun(dir, 60, { autoCompact: false, inlineMaxBytes: 2048 });
+    const { a, check } = await modelRun(dir, 60, { autoCompact: false, inlineMaxBytes: 2048, retentionMs: 0 });
     const expiredBefore = await a.engine.query<{ n: number }>(
       `SELECT count(*) AS n FROM ${a.format.relation('entries')} WHERE expires_at <= make_timestamp($1 * 1000)`,
       [Date.now()],
@@ -339,6 +351,7 @@ describe('compaction', () => {
     await a.format.compact();
     await check('after compact');
     expect(a.format.stats()).toMatchObject({ segments: 1, inlineCommits: 0 });
+    await a.format.vacuum({ retentionMs: 0 }); // removes removeExpired's output, which may hold tombstones
     const rows = await a.engine.query<{ tombstones: number; expired: number }>(
       `SELECT count(*) FILTER (WHERE operation = 'delete') AS tombstones, count(*) FILTER (WHERE expires_at <= now()::TIMESTAMP) AS expired
          FROM read_parquet([${segmentFiles(dir, 'entries').map((path) => `'${path}'`).join(', ')}]) WHERE version IS NOT NULL`,
@@ -355,6 +368,80 @@ describe('compaction', () => {
     expect(await a.format.removeExpired(Date.now())).toBe(1);
     expect(Object.keys(await a.entries())).toEqual(['other']);
     expect(Object.keys(await (await open(dir)).entries())).toEqual(['other']);
+  });
+
+  test('tombstones stay for the retention window, then a full compaction drops them; purge() drops them at once', async () => {
+    const tombstones = async (a: Awaited<ReturnType<typeof open>>, dir: string) => {
+      await a.format.vacuum({ retentionMs: 0 }); // only the live segment's files remain
+      const [row] = await a.engine.query<{ tombstones: number; values: number }>(
+        `SELECT count(*) FILTER (WHERE operation = 'delete') AS tombstones, count(*) FILTER (WHERE operation = 'delete' AND value IS NOT NULL) AS values
+           FROM read_parquet([${segmentFiles(dir, 'entries').map((path) => `'${path}'`).join(', ')}])`,
+      );
+      return { tombstones: Number(row!.tombstones), values: Number(row!.values) };
+    };
+    const write = async (a: Awaited<ReturnType<typeof open>>) => {
+      await a.format.commit(batchOf([entry('kept'), entry('deleted'), entry('expiring', { expiresAt: Date.now() - 1 })]));
+      await a.format.commit(batchOf([], ['deleted']));
+    };
+
+    const longDir = store();
+    const long = await open(longDir, { autoCompact: false });
+    await write(long);
+    await long.format.compact();
+    // Young tombstones stay (an expired put becomes one, its value gone), and hide their keys.
+    expect(await tombstones(long, longDir)).toEqual({ tombstones: 2, values: 0 });
+    expect(Object.keys(await long.entries())).toEqual(['kept']);
+    const seq = long.format.stats().seq;
+    await long.format.compact(); // nothing to gain: no new record
+    expect(long.format.stats().seq).toBe(seq);
+    await long.format.purge();
+    expect(await tombstones(long, longDir)).toEqual({ tombstones: 0, values: 0 });
+    expect(Object.keys(await long.entries())).toEqual(['kept']);
+
+    const shortDir = store();
+    const short = await open(shortDir, { autoCompact: false, retentionMs: 300 });
+    await write(short);
+    await short.format.compact();
+    expect((await tombstones(short, shortDir)).tombstones).toBeGreaterThan(0);
+    await vi.waitFor(
+      async () => {
+        await short.format.compact();
+        expect(await tombstones(short, shortDir)).toEqual({ tombstones: 0, values: 0 });
+      },
+      { timeout: 10_000, interval: 100 },
+    );
+    expect(Object.keys(await short.entries())).toEqual(['kept']);
+  });
+
+  test('a tombstone past retention is kept by a compaction that does not reach the oldest segment, so the older version stays deleted', async () => {
+    const dir = store();
+    const a = await open(dir, { autoCompact: false, inlineMaxBytes: 0, retentionMs: 0 });
+    await a.format.commit(batchOf([entry('k', { value: '"old"' }), entry('other')]));
+    await a.format.commit(batchOf([entry('x', { expiresAt: Date.now() - 1 })], ['k']));
+    await a.format.commit(batchOf([entry('newest')]));
+    // The oldest segment holds nothing expired: the merge covers the two newer ones only.
+    expect(await a.format.removeExpired(Date.now())).toBe(1);
+    expect(a.format.stats().segments).toBe(2);
+    const merged = a.engine.query<{ key: string; operation: string }>(
+      `SELECT key, operation FROM read_parquet([${segmentFiles(dir, 'entries').map((path) => `'${path}'`).join(', ')}]) WHERE version IS NOT NULL ORDER BY key`,
+    );
+    expect(await merged).toEqual([
+      { key: 'k', operation: 'delete' },
+      { key: 'newest', operation: 'put' },
+      { key: 'x', operation: 'delete' },
+    ]);
+    expect(Object.keys(await a.entries())).toEqual(['newest', 'other']);
+    expect(Object.keys(await (await open(dir)).entries())).toEqual(['newest', 'other']);
+    // A full compaction reaches the oldest segment: now the tombstones can go.
+    await a.format.compact();
+    await a.format.vacuum({ retentionMs: 0 });
+    expect(
+      await a.engine.query(`SELECT key, operation FROM read_parquet([${segmentFiles(dir, 'entries').map((path) => `'${path}'`).join(', ')}]) ORDER BY key`),
+    ).toEqual([
+      { key: 'newest', operation: 'put' },
+      { key: 'other', operation: 'put' },
+    ]);
+    expect(Object.keys(await (await open(dir)).entries())).toEqual(['newest', 'other']);
   });
 
   test('two compactors racing on the same store lose nothing and leave a readable store', async () => {

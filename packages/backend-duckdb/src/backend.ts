@@ -51,10 +51,8 @@ import { Searcher } from './search/searcher.js';
 import { liveCondition } from './sql.js';
 import type { Store, WriteOp } from './store/types.js';
 import { DirectStore } from './store/direct-store.js';
-import type { DirectStoreOptions } from './store/direct-store.js';
 import { OutboxStore, outboxDirectoryFor } from './store/outbox.js';
 import { TableStore } from './store/table-store.js';
-import type { PipelineOptions } from './store/write-pipeline.js';
 
 type Engine = DuckDBQueryEngine;
 
@@ -166,14 +164,13 @@ export class DuckDBLTMBackend implements LTMBackend {
         const mode = writeModeFor(resolved, format.capabilities.multiWriter, format.name);
         writeMode = mode;
         if (mode.multiWriter) {
-          // The pipeline options reach the write pipeline once DirectStoreOptions carries them (see README).
-          const directOptions: DirectStoreOptions & { pipeline: PipelineOptions } = {
+          const direct = new DirectStore({
             engine,
             ownsEngine: shared === undefined,
             format,
             pipeline: mode.pipeline,
-          };
-          const direct = new DirectStore(directOptions);
+            cacheBytes: resolved.cacheMaxBytes,
+          });
           if (mode.fallback !== 'local-outbox' || !format.capabilities.writable) return direct;
           const label = redactUri(resolved.uri);
           return OutboxStore.open(direct, {

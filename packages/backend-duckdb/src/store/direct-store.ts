@@ -2,27 +2,58 @@
  * The store for multi-writer formats (Parquet on a shared directory or bucket): other processes commit to
  * the same table, so nothing here can be an exact copy of it. A write is acknowledged once the format
  * committed it (durable on the store; concurrent calls share one commit through the write pipeline), and
- * every read queries the format, which shows this process's own commits at once and other writers'
+ * reads see the format's snapshot, which shows this process's own commits at once and other writers'
  * after its refresh.
+ *
+ * Point reads of that snapshot are cached when the format reports its changes (`onChange`): the cache
+ * holds rows read from the current snapshot and drops every key a change names (all of them when a change
+ * cannot name its keys), so a cached row is exactly what the format would answer. A read that overlapped a
+ * change does not fill the cache, since it may have seen the snapshot before it.
  */
 import type { EntryRow, StorageFormat } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { indexRowsOf } from '../search/searcher.js';
 import { ENTRY_COLUMNS, liveCondition, toEntryRow } from '../sql.js';
 import type { EntryColumns } from '../sql.js';
+import { ReadCache } from './read-cache.js';
 import type { OpOutcome, Store, WriteOp } from './types.js';
 import { WritePipeline } from './write-pipeline.js';
+import type { PipelineOptions } from './write-pipeline.js';
 
 export interface DirectStoreOptions {
   engine: DuckDBQueryEngine;
   ownsEngine: boolean;
   /** Already opened. */
   format: StorageFormat<DuckDBQueryEngine>;
+  /** Bytes of entries the point-read cache keeps (default 64 MiB; 0 turns it off). */
+  cacheBytes?: number;
+  /** How writes are gathered into commits (`durability: 'sync' | 'batched'`). */
+  pipeline?: Partial<PipelineOptions>;
 }
+
+/** What a format reports after the rows it shows changed: the keys, or `null` when any row may have. */
+export interface FormatChange {
+  keys: readonly string[] | null;
+}
+
+/** A format that reports its changes (the Parquet format does); only such a format's reads are cached. */
+interface ChangeReporting {
+  onChange(listener: (change: FormatChange) => void): () => void;
+}
+
+function reportsChanges(format: object): format is ChangeReporting {
+  return typeof (format as Partial<ChangeReporting>).onChange === 'function';
+}
+
+const DEFAULT_CACHE_BYTES = 64 * 1024 * 1024;
 
 export class DirectStore implements Store {
   refs = 1;
   private readonly pipeline: WritePipeline;
+  private readonly cache: ReadCache | null = null;
+  /** Changes the format reported so far: a read fills the cache only if none happened while it ran. */
+  private changes = 0;
+  private readonly unsubscribe: () => void = () => undefined;
   private closed = false;
 
   constructor(private readonly options: DirectStoreOptions) {
@@ -30,7 +61,18 @@ export class DirectStore implements Store {
       readLive: (keys, now) => this.readLive(keys, now),
       commit: (batch) => this.format.commit(batch),
       indexRows: indexRowsOf,
-    });
+    }, options.pipeline);
+    const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const format = options.format;
+    if (cacheBytes > 0 && reportsChanges(format)) {
+      const cache = new ReadCache(cacheBytes);
+      this.cache = cache;
+      this.unsubscribe = format.onChange(({ keys }) => {
+        this.changes += 1;
+        if (keys === null) cache.clear();
+        else for (const key of keys) cache.delete(key);
+      });
+    }
   }
 
   get format(): StorageFormat<DuckDBQueryEngine> {
@@ -47,12 +89,29 @@ export class DirectStore implements Store {
 
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
     if (keys.length === 0) return [];
-    const rows = await this.engine.query<EntryColumns>(
-      `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} AS e WHERE key IN (SELECT unnest($1)) AND ${liveCondition('e', '$2')}`,
-      [keys, now],
-    );
-    const byKey = new Map(rows.map((row) => [row.key, toEntryRow(row)]));
-    return keys.map((key) => byKey.get(key) ?? null);
+    const cache = this.cache;
+    const found = new Map<string, EntryRow>();
+    const missing: string[] = [];
+    for (const key of keys) {
+      const row = cache?.get(key);
+      // An expired row is what the format would not answer either; the format is asked, as for a miss.
+      if (row !== undefined && (row.expiresAt === null || row.expiresAt > now)) found.set(key, row);
+      else missing.push(key);
+    }
+    if (missing.length > 0) {
+      const changesBefore = this.changes;
+      const rows = await this.engine.query<EntryColumns>(
+        `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} AS e WHERE key IN (SELECT unnest($1)) AND ${liveCondition('e', '$2')}`,
+        [missing, now],
+      );
+      const fill = cache !== null && this.changes === changesBefore;
+      for (const columns of rows) {
+        const row = toEntryRow(columns);
+        found.set(row.key, row);
+        if (fill) cache.set(row);
+      }
+    }
+    return keys.map((key) => found.get(key) ?? null);
   }
 
   catchUp(): Promise<number> {
@@ -80,12 +139,23 @@ export class DirectStore implements Store {
 
   stats(): Record<string, number | string | null> {
     const { commits, committedOps, pendingOps } = this.pipeline.stats();
-    return { pendingWrites: pendingOps, applies: commits, appliedWrites: committedOps };
+    const cache = this.cache?.stats();
+    return {
+      pendingWrites: pendingOps,
+      applies: commits,
+      appliedWrites: committedOps,
+      cacheEntries: cache?.entries ?? 0,
+      cacheBytes: cache?.bytes ?? 0,
+      cacheHits: cache?.hits ?? 0,
+      cacheMisses: cache?.misses ?? 0,
+    };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.unsubscribe();
+    this.cache?.clear();
     try {
       await this.pipeline.flush();
       await this.format.close();

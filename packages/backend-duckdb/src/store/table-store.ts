@@ -12,7 +12,8 @@
  */
 import { LTMError, toFailure } from '@ltm/core';
 import type { CommitBatch, DocRow, EntryRow, StorageFormat, TermRow } from '@ltm/core';
-import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import { classifyDuckDBError } from '@ltm/engine-duckdb';
+import type { DuckDBQueryEngine, EngineConnection } from '@ltm/engine-duckdb';
 import { indexRowsOf } from '../search/searcher.js';
 import type { CommitListener } from '../search/searcher.js';
 import type { Durability, JournalRecord } from './journal.js';
@@ -49,6 +50,8 @@ interface Pending {
 interface KeyInfo {
   createdAt: number;
   expiresAt: number | null;
+  /** Sequence number of the key's last write (0: written before this process opened the table). */
+  seq: number;
 }
 
 /** Past this many operations waiting on a failing applier, writes are refused rather than piling up. */
@@ -114,12 +117,12 @@ export class TableStore implements Store {
       throw new LTMError(this.applyError.errorType, `writes are paused: ${this.memtable.size} acknowledged writes wait for DuckDB, which fails with: ${this.applyError.message}`);
     }
     const now = Math.max(Date.now(), this.lastNow + 1);
-    const live = (key: string): KeyInfo | undefined => {
+    const live = (key: string): Omit<KeyInfo, 'seq'> | undefined => {
       const info = this.directory.get(key);
       return info && (info.expiresAt === null || info.expiresAt > now) ? info : undefined;
     };
     // Later operations of the call see the earlier ones.
-    const overlay = new Map<string, KeyInfo | null>();
+    const overlay = new Map<string, Omit<KeyInfo, 'seq'> | null>();
     const finals = new Map<string, EntryRow | null>();
     const outcomes = ops.map((op): OpOutcome => {
       const before = overlay.has(op.key) ? overlay.get(op.key) ?? undefined : live(op.key);
@@ -159,7 +162,7 @@ export class TableStore implements Store {
     const seq = ++this.seq;
     for (const row of record.puts) {
       this.memtable.set(row.key, { row, seq });
-      this.directory.set(row.key, { createdAt: row.createdAt, expiresAt: row.expiresAt });
+      this.directory.set(row.key, { createdAt: row.createdAt, expiresAt: row.expiresAt, seq });
       this.cache.delete(row.key);
     }
     for (const key of record.deletes) {
@@ -175,7 +178,7 @@ export class TableStore implements Store {
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
     await this.refreshIfStale();
     const found = new Map<string, EntryRow | null>();
-    const misses: string[] = [];
+    let misses: string[] = [];
     for (const key of keys) {
       const pending = this.memtable.get(key);
       if (pending) found.set(key, pending.row);
@@ -186,32 +189,50 @@ export class TableStore implements Store {
         else misses.push(key);
       }
     }
-    if (misses.length > 0) {
+    for (let attempt = 0; misses.length > 0; attempt++) {
       const seqAtStart = this.seq;
-      const rows = await this.options.engine.query<EntryColumns>(
-        misses.length === 1
-          ? `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} WHERE key = $1`
-          : `SELECT ${ENTRY_COLUMNS} FROM ${this.format.relation('entries')} WHERE key IN (SELECT unnest($1))`,
-        [misses.length === 1 ? (misses[0] as string) : misses],
-      );
-      const byKey = new Map(rows.map((r) => [r.key, toEntryRow(r)]));
-      // A write that landed while we read makes what we read possibly stale: neither cache nor return it.
-      const raced = this.seq !== seqAtStart;
+      const byKey = await this.readCommitted(misses, attempt === 0);
+      const again: string[] = [];
       for (const key of misses) {
-        const pending = raced ? this.memtable.get(key) : undefined;
+        // A write of the key acknowledged while we read: what we read may be older than it.
+        const pending = this.memtable.get(key);
         if (pending) {
           found.set(key, pending.row);
           continue;
         }
-        const row = byKey.get(key) ?? null;
-        if (row && !raced) this.cache.set(row);
-        found.set(key, row);
+        const info = this.directory.get(key);
+        if (info === undefined) found.set(key, null);
+        else if (info.seq > seqAtStart) again.push(key); // written and committed meanwhile: read it again
+        else {
+          const row = byKey.get(key) ?? null;
+          if (row) this.cache.set(row);
+          found.set(key, row);
+        }
       }
+      misses = again;
     }
     return keys.map((key) => {
       const row = found.get(key) ?? null;
       return row && (row.expiresAt === null || row.expiresAt > now) ? row : null;
     });
+  }
+
+  /**
+   * The committed rows of `keys`. One key (a cold `retrieve`) on a local file takes the shortest path
+   * DuckDB has: a statement prepared once per connection, run and read without the engine's row-object
+   * conversion, selecting the stored columns as they are (each expression in the select list costs
+   * planning time at every execution of a statement with parameters). Several keys, or a remote file
+   * (whose transient failures the engine retries), go through `engine.query`.
+   */
+  private async readCommitted(keys: readonly string[], firstAttempt: boolean): Promise<Map<string, EntryRow>> {
+    const entries = this.format.relation('entries');
+    if (keys.length === 1 && this.options.writable && firstAttempt) {
+      const key = keys[0] as string;
+      const row = await this.options.engine.withConnection((connection) => readOneRow(connection, `SELECT ${STORED_COLUMNS} FROM ${entries} WHERE key = $1`, key));
+      return new Map(row ? [[key, toEntryRow({ key, ...row })]] : []);
+    }
+    const rows = await this.options.engine.query<EntryColumns>(`SELECT key, ${STORED_COLUMNS} FROM ${entries} WHERE key IN (SELECT unnest($1))`, [keys]);
+    return new Map(rows.map((r) => [r.key, toEntryRow(r)]));
   }
 
   /** Live and expired-but-not-removed entries, from the directory (no query). */
@@ -413,7 +434,9 @@ export class TableStore implements Store {
     const rows = await this.options.engine.query<{ key: string; created_at: number; expires_at: number | null }>(
       `SELECT key, epoch_ms(created_at) AS created_at, epoch_ms(expires_at) AS expires_at FROM ${this.format.relation('entries')}`,
     );
-    for (const row of rows) this.directory.set(row.key, { createdAt: Number(row.created_at), expiresAt: row.expires_at === null ? null : Number(row.expires_at) });
+    for (const row of rows) {
+      this.directory.set(row.key, { createdAt: Number(row.created_at), expiresAt: row.expires_at === null ? null : Number(row.expires_at), seq: 0 });
+    }
   }
 
   /**
@@ -442,3 +465,50 @@ export class TableStore implements Store {
   }
 }
 
+/** An entry's columns but its key, as stored: TIMESTAMPs, which both read paths turn into epoch ms. */
+const STORED_COLUMNS = 'value, metadata, created_at, updated_at, expires_at';
+
+/** Statements of `readOneRow`, per connection and SQL text (the relation's name can change on refresh). */
+type RawConnection = EngineConnection['raw'];
+type PreparedStatement = Awaited<ReturnType<RawConnection['prepare']>>;
+const pointStatements = new WeakMap<RawConnection, Map<string, Promise<PreparedStatement>>>();
+
+/** Runs `sql` (one `$1`, `STORED_COLUMNS`) on a connection this call holds alone; the first row or null. */
+async function readOneRow(connection: EngineConnection, sql: string, key: string): Promise<Omit<EntryColumns, 'key'> | null> {
+  const raw = connection.raw;
+  let statements = pointStatements.get(raw);
+  if (statements === undefined) {
+    statements = new Map();
+    pointStatements.set(raw, statements);
+  }
+  let prepared = statements.get(sql);
+  if (prepared === undefined) {
+    prepared = raw.prepare(sql);
+    statements.set(sql, prepared);
+    prepared.catch(() => statements.delete(sql));
+  }
+  try {
+    const statement = await prepared;
+    statement.bindVarchar(1, key);
+    const reader = await statement.runAndReadAll();
+    const row = reader.getRows()[0];
+    if (row === undefined) return null;
+    const [value, metadata, createdAt, updatedAt, expiresAt] = row;
+    return {
+      value: String(value),
+      metadata: metadata === null ? null : String(metadata),
+      created_at: epochMs(createdAt),
+      updated_at: epochMs(updatedAt),
+      expires_at: expiresAt === null ? null : epochMs(expiresAt),
+    };
+  } catch (error) {
+    throw classifyDuckDBError(error);
+  }
+}
+
+/** A TIMESTAMP cell (microseconds since the epoch, UTC) as epoch milliseconds. */
+function epochMs(cell: unknown): number {
+  const micros = (cell as { micros?: unknown } | null)?.micros;
+  if (typeof micros !== 'bigint') throw new LTMError('query_error', `expected a TIMESTAMP column, got ${String(cell)}`);
+  return Number(micros / 1000n);
+}

@@ -10,6 +10,14 @@
  * the postings table is read once, filtered on its `term` column with one list lookup per row, and its
  * document frequencies come from the same rows (45 ms). That scan is what remains, which is why
  * single-writer stores answer from the in-memory index (memory-index.ts) instead.
+ *
+ * On a Parquet store (@ltm/format-parquet) the postings are segments sorted by term, and a search must read
+ * only the row groups that can hold its terms. `term = ANY($terms)` is what DuckDB turns into a semi join
+ * whose `term IN (...)` dynamic filter reaches every terms scan and skips row groups by their min/max
+ * statistics (`list_contains` is never pushed down). `postings` is MATERIALIZED: inlined into both of its
+ * uses, one copy loses that filter and reads every row group (test/oracle/parquet-pruning.test.ts wrecks the
+ * other row groups to prove it). The format serves `docs` from memory, and `expires_at <= now` is answered
+ * from the entries files' footers unless some row group holds TTLs.
  */
 import { BM25_B, BM25_K1 } from '@ltm/core';
 import { liveCondition } from '../sql.js';
@@ -32,9 +40,9 @@ function scoresCte(p: ScoreSqlParts): string {
 WITH expired AS (
   SELECT key FROM ${p.entries} AS x WHERE NOT ${liveCondition('x', p.now)}
 ),
-postings AS (
+postings AS MATERIALIZED (
   SELECT t.key, t.field, t.term, t.tf FROM ${p.terms} AS t
-  WHERE list_contains(CAST(${p.allTerms} AS VARCHAR[]), t.term)
+  WHERE t.term = ANY(CAST(${p.allTerms} AS VARCHAR[]))
     AND CASE WHEN t.field = 0 THEN list_contains(CAST(${p.parityTerms} AS VARCHAR[]), t.term)
              ELSE list_contains(CAST(${p.extraTerms} AS VARCHAR[]), t.term) END
     AND t.key NOT IN (SELECT key FROM expired)

@@ -1,6 +1,6 @@
 import type { S3ClientConfig } from '@aws-sdk/client-s3';
 
-export { startLatencyProxy, type LatencyProxy, type LatencyProxyOptions, type ProxyCounts } from './proxy.mjs';
+export { startLatencyProxy, type LatencyProxy, type LatencyProxyOptions, type ProxiedRequest, type ProxyCounts } from './proxy.mjs';
 
 export interface RigS3 {
   /** `http://127.0.0.1:<port>`; path-style bucket addressing. */

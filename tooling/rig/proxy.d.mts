@@ -30,6 +30,19 @@ export interface LatencyProxyOptions {
   delayMs?: number;
   /** Address to listen on (default `127.0.0.1`). */
   host?: string;
+  /** Called once per answered request, when its answer has been sent: a timeline for diagnosing a client. */
+  onRequest?: (request: ProxiedRequest) => void;
+}
+
+export interface ProxiedRequest {
+  method: string;
+  /** Path and query, e.g. `/bucket/prefix/_log/00000000000000000042.json`. */
+  url: string;
+  status: number;
+  /** `performance.now()` when the request reached the proxy. */
+  startedAt: number;
+  /** From arrival to the last byte of the answer, the added delay included. */
+  ms: number;
 }
 
 /** An HTTP proxy on a random loopback port that delays every request by `delayMs` and counts requests. */

@@ -17,9 +17,10 @@ const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upg
 
 /**
  * Starts the proxy in front of `target` (`http://host:port`). Resolves to
- * `{ url, delayMs, counts(), reset(), setDelay(ms), close() }`.
+ * `{ url, delayMs, counts(), reset(), setDelay(ms), close() }`. `onRequest`, when given, receives
+ * `{ method, url, status, startedAt, ms }` for every answered request (a timeline for diagnosing a client).
  */
-export async function startLatencyProxy({ target, delayMs = 30, host = HOST } = {}) {
+export async function startLatencyProxy({ target, delayMs = 30, host = HOST, onRequest } = {}) {
   if (typeof target !== 'string' || !/^http:\/\//.test(target)) {
     throw new Error(`startLatencyProxy: target must be an http:// URL of the emulator (got ${String(target)})`);
   }
@@ -30,6 +31,7 @@ export async function startLatencyProxy({ target, delayMs = 30, host = HOST } = 
   let counts = emptyCounts();
 
   const server = createServer(async (req, res) => {
+    const startedAt = performance.now();
     counts.requests += 1;
     counts.byMethod[req.method] = (counts.byMethod[req.method] ?? 0) + 1;
     if (delay > 0) await sleep(delay);
@@ -47,6 +49,7 @@ export async function startLatencyProxy({ target, delayMs = 30, host = HOST } = 
         counts.byStatus[status] = (counts.byStatus[status] ?? 0) + 1;
         res.writeHead(status, answer.statusMessage, withoutHopByHop(answer.headers));
         answer.pipe(res);
+        if (onRequest) res.on('finish', () => onRequest({ method: req.method, url: req.url, status, startedAt, ms: performance.now() - startedAt }));
         answer.on('error', () => res.destroy());
       },
     );

@@ -36,6 +36,7 @@ const program = new Command()
   .option('--writers <count>', `writer processes per side on object storage (default ${DEFAULT_CLOUD_CONFIG.writers})`, positiveInt)
   .option('--in-flight <count>', `ours: store() calls in flight per writer process (default ${DEFAULT_CLOUD_CONFIG.inFlight})`, positiveInt)
   .option('--write-seconds <seconds>', `how long each side writes on object storage (default ${DEFAULT_CLOUD_CONFIG.writeMs / 1000}; ${QUICK_CLOUD_CONFIG.writeMs / 1000} with --quick)`, positiveInt)
+  .option('--preload <count>', `memories in both object stores before the writers start (default ${DEFAULT_CLOUD_CONFIG.preload.toLocaleString('en-US')})`, nonNegativeInt)
   .option('--delay <ms>', `added to every request's round trip by the latency proxy (default ${DEFAULT_CLOUD_CONFIG.delayMs})`, nonNegativeInt)
   .showHelpAfterError()
   .parse();
@@ -54,6 +55,7 @@ const options = program.opts<{
   inFlight?: number;
   writeSeconds?: number;
   delay?: number;
+  preload?: number;
 }>();
 const base = options.quick ? QUICK_CONFIG : DEFAULT_CONFIG;
 const sizes = options.n ?? [base.n];
@@ -69,6 +71,7 @@ const cloudConfig: CloudConfig = {
   ...(options.inFlight === undefined ? {} : { inFlight: options.inFlight }),
   ...(options.writeSeconds === undefined ? {} : { writeMs: options.writeSeconds * 1000 }),
   ...(options.delay === undefined ? {} : { delayMs: options.delay }),
+  ...(options.preload === undefined ? {} : { preload: options.preload }),
 };
 
 // A full collection between phases keeps one side's garbage off the other side's clock; exposing gc

@@ -9,7 +9,7 @@ const stats = (opsPerSec: number, p50Ms: number, requestsP50?: number): CloudSta
   p50Ms,
   p99Ms: p50Ms * 2,
   wallMs: 1000,
-  ...(requestsP50 === undefined ? {} : { requestsP50, requestsP99: requestsP50 + 1 }),
+  ...(requestsP50 === undefined ? {} : { requestsP50, requestsP99: requestsP50 + 1, requestsMean: requestsP50 + 0.25 }),
 });
 
 function report(oursWrites: number, warmMs: number, coldRequests: number): CloudReport {
@@ -73,7 +73,7 @@ describe('formatCloudReport', () => {
     expect(text).toContain('460 (lock held by another writer)');
     expect(text).toContain('100 commits: 40.0 writes and 8.0 requests per commit');
     expect(text).toContain('50 sessions: 13.2 requests, 10.2 lock attempts, 1200 ms lock wait, 1.00 MiB down and 1.04 MiB up per session');
-    expect(text).toContain('p50 2, p99 3');
+    expect(text).toContain('p50 2, p99 3, mean 2.25');
     expect(text).toContain('1.6 s (80% of 2 cores), 0.40 ms per write');
     expect(text).toContain('verified: 4000 (ours) and 2500 (peer)');
   });

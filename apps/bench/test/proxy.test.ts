@@ -121,6 +121,23 @@ describe('startLatencyProxy', () => {
     proxy = await startLatencyProxy({ target: upstream.url, delayMs: 0 });
   });
 
+  it('reports every answered request to onRequest: method, path, status and time', async () => {
+    const seen: { method: string; url: string; status: number; ms: number }[] = [];
+    const traced = await startLatencyProxy({ target: upstream.url, delayMs: 0, onRequest: (r) => seen.push(r) });
+    try {
+      await (await fetch(`${traced.url}/log/1?x=1`, { method: 'PUT', body: 'x' })).text();
+      await (await fetch(`${traced.url}/status/404`)).text();
+      await expect.poll(() => seen.length).toBe(2);
+      expect(seen.map(({ method, url, status }) => ({ method, url, status }))).toEqual([
+        { method: 'PUT', url: '/log/1?x=1', status: 200 },
+        { method: 'GET', url: '/status/404', status: 404 },
+      ]);
+      expect(seen.every((r) => r.ms >= 0)).toBe(true);
+    } finally {
+      await traced.close();
+    }
+  });
+
   it('answers 502 naming the upstream when the emulator cannot be reached, and counts the failure', async () => {
     const closed = await recordingServer();
     await new Promise((resolve) => closed.server.close(resolve));

@@ -2,6 +2,9 @@
  * The object-storage half of issue 6: both sides on the rig's S3 emulator behind a latency proxy that adds
  * a round trip to every request and counts them.
  *
+ * - Both sides start from the same store in use: `preload` memories (ours: written with storeMany and
+ *   compacted into a Parquet segment; peer: the SQLite file holding them, uploaded), so that reads and
+ *   the peer's downloads meet a store of some size rather than an empty one.
  * - Writes: 8 writer processes per side for the same duration. Ours: one `DuckDBLTMBackend` per process on
  *   `s3://bucket/ours` (Parquet, multi-writer), `inFlight` concurrent `store()` calls. Peer: the story's
  *   BlobSQLiteBackend pattern (`dlu-peer.ts`), sessions of 50 stores. Throughput counts writes acknowledged
@@ -12,11 +15,12 @@
  *   compared with what was written, and the reader's entry count equals the acknowledged total.
  */
 import { fork } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { version as duckdbVersion } from '@duckdb/node-api';
 import { DuckDBLTMBackend } from '@ltm/backend-duckdb';
 import type { LTMBackend, RetrieveResult } from '@ltm/core';
@@ -38,6 +42,8 @@ import { PEER_KEY, memoryKey, oursOptions, s3Client, writerMemories } from './wr
 import type { S3Access, WriterConfig, WriterResult } from './writers.js';
 
 export interface CloudConfig {
+  /** Memories in both stores before the writers start. */
+  preload: number;
   /** Writer processes per side (issue 6: 8). */
   writers: number;
   /** Ours: `store()` calls in flight per process. */
@@ -59,6 +65,7 @@ export interface CloudConfig {
 }
 
 export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
+  preload: 5_000,
   writers: 8,
   inFlight: 64,
   sessionStores: 50,
@@ -84,6 +91,7 @@ export interface CloudStats extends PhaseStats {
   /** Requests per call (reads only). */
   requestsP50?: number;
   requestsP99?: number;
+  requestsMean?: number;
 }
 
 export interface CloudWriteSide {
@@ -127,6 +135,9 @@ export interface CloudBenchOptions {
 }
 
 const READY_TIMEOUT_MS = 180_000;
+const PRELOAD_BATCH = 500;
+/** Keys of the preloaded memories; writers' keys start with `w<index>/`. */
+const PRELOAD_PREFIX = 'base/';
 const VERIFY_BATCH = 2_000;
 
 export async function runCloudBench({ config, log = () => {} }: CloudBenchOptions): Promise<CloudReport> {
@@ -145,6 +156,11 @@ export async function runCloudBench({ config, log = () => {} }: CloudBenchOption
     proxy = await startLatencyProxy({ target: s3.endpoint, delayMs: config.delayMs });
     const access: S3Access = { endpoint: proxy.url, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey };
 
+    log(`preloading ${config.preload.toLocaleString('en-US')} memories into both stores`);
+    const preloaded = preloadMemories(config);
+    await preloadPeer(access, bucket, dir, preloaded);
+    await preloadOurs(access, bucket, preloaded);
+
     log(`peer: ${config.writers} writer processes, download-lock-upload sessions of ${config.sessionStores} stores, ${config.writeMs / 1000} s`);
     const peerWrites = await runWriters('peer', config, bucket, access, proxy);
     log(`  peer: ${describeWrites(peerWrites)}`);
@@ -152,8 +168,8 @@ export async function runCloudBench({ config, log = () => {} }: CloudBenchOption
     const oursWrites = await runWriters('ours', config, bucket, access, proxy);
     log(`  ours: ${describeWrites(oursWrites)}`);
 
-    const peerExpected = expectedWrites(config, peerWrites.results);
-    const oursExpected = expectedWrites(config, oursWrites.results);
+    const peerExpected = expectedWrites(config, peerWrites.results, preloaded);
+    const oursExpected = expectedWrites(config, oursWrites.results, preloaded);
     const random = new Random(config.seed);
 
     log('peer reads: cold (download the file), warm (the downloaded file), and verification of every acknowledged write');
@@ -276,9 +292,51 @@ function sumCounters(all: SessionCounters[]): SessionCounters {
   return total;
 }
 
-/** Every acknowledged write by key: each process's first `acked` memories. */
-function expectedWrites(config: CloudConfig, results: WriterResult[]): Map<string, Memory> {
-  const expected = new Map<string, Memory>();
+/** The preloaded memories, keyed under `base/`, from a generator no writer uses. */
+function preloadMemories(config: CloudConfig): Memory[] {
+  const memories = writerMemories(config.seed, -1);
+  return Array.from({ length: config.preload }, () => {
+    const memory = memories.next();
+    return { ...memory, key: `${PRELOAD_PREFIX}${memory.key}` };
+  });
+}
+
+async function preloadPeer(s3: S3Access, bucket: string, dir: string, memories: Memory[]): Promise<void> {
+  const file = path.join(dir, 'preload.sqlite');
+  const backend = await SQLiteBackend.open({ path: file });
+  try {
+    for (let start = 0; start < memories.length; start += PRELOAD_BATCH) {
+      const result = await backend.storeMany(memories.slice(start, start + PRELOAD_BATCH));
+      if (!result.success) throw new Error(`peer preload: storeMany failed (${result.errorType}): ${result.error}`);
+    }
+  } finally {
+    await backend.close();
+  }
+  const client = s3Client(s3);
+  try {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: PEER_KEY, Body: await readFile(file) }));
+  } finally {
+    client.destroy();
+  }
+}
+
+async function preloadOurs(s3: S3Access, bucket: string, memories: Memory[]): Promise<void> {
+  const backend = await DuckDBLTMBackend.open(oursOptions(bucket, s3));
+  try {
+    for (let start = 0; start < memories.length; start += PRELOAD_BATCH) {
+      const result = await backend.storeMany(memories.slice(start, start + PRELOAD_BATCH));
+      if (!result.success) throw new Error(`ours preload: storeMany failed (${result.errorType}): ${result.error}`);
+    }
+    const compacted = await backend.compact();
+    if (!compacted.success) throw new Error(`ours preload: compact failed (${compacted.errorType}): ${compacted.error}`);
+  } finally {
+    await backend.close();
+  }
+}
+
+/** Every acknowledged write by key: the preload, then each process's first `acked` memories. */
+function expectedWrites(config: CloudConfig, results: WriterResult[], preloaded: Memory[]): Map<string, Memory> {
+  const expected = new Map<string, Memory>(preloaded.map((memory) => [memory.key, memory]));
   for (const result of results) {
     const memories = writerMemories(config.seed, result.index);
     for (let i = 0; i < result.acked; i += 1) {
@@ -316,6 +374,7 @@ async function timedReads(count: number, proxy: LatencyProxy, read: (i: number) 
     wallMs,
     requestsP50: quantile(requests, 0.5),
     requestsP99: quantile(requests, 0.99),
+    requestsMean: requests.reduce((sum, n) => sum + n, 0) / count,
   };
 }
 

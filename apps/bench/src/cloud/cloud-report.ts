@@ -32,7 +32,10 @@ export function formatCloudReport(report: CloudReport): string {
     ]);
   }
   const lines = [
-    pc.bold(`ltm bench on object storage: ${config.writers} writer processes per side, ${config.delayMs} ms added to every request, seed ${config.seed}`),
+    pc.bold(
+      `ltm bench on object storage: ${config.writers} writer processes per side, ${config.delayMs} ms added to every request, ` +
+        `${config.preload.toLocaleString('en-US')} memories in each store at the start, seed ${config.seed}`,
+    ),
     `ours: DuckDBLTMBackend, Parquet on s3:// (multi-writer), ${config.inFlight} store() calls in flight per process`,
     `peer: the story's BlobSQLiteBackend pattern (download-lock-upload of the story's SQLite file, put-if-absent lock object), sessions of ${config.sessionStores} stores`,
     `machine: ${env.cores} cores (${env.cpu}), ${env.platform}`,
@@ -57,7 +60,7 @@ function formatRequests(report: CloudReport): string {
     return [phase.ours, phase.peer];
   };
   const perCall = (stats: CloudStats | undefined): string =>
-    stats?.requestsP50 === undefined ? '-' : `p50 ${stats.requestsP50}, p99 ${stats.requestsP99 ?? '-'}`;
+    stats?.requestsP50 === undefined ? '-' : `p50 ${stats.requestsP50}, p99 ${stats.requestsP99 ?? '-'}, mean ${stats.requestsMean?.toFixed(2) ?? '-'}`;
   const [warmOurs, warmPeer] = read('retrieve on S3 (warm key)');
   const [coldOurs, coldPeer] = read('retrieve on S3 (cold key)');
   table.push(

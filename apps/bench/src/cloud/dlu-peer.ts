@@ -24,8 +24,12 @@ export interface LockBackoff {
   maxMs: number;
 }
 
-/** Waits of a writer that found the lock held: short at first, as a session of 50 stores lasts a few round trips. */
-export const DEFAULT_BACKOFF: LockBackoff = { initialMs: 10, maxMs: 250 };
+/**
+ * Waits of a writer that found the lock held: short, because a session of 50 stores holds the lock for only a
+ * few round trips, and a longer wait leaves the lock free while every waiter sleeps (the peer would look slower
+ * than the pattern is).
+ */
+export const DEFAULT_BACKOFF: LockBackoff = { initialMs: 10, maxMs: 100 };
 
 export interface SessionCounters {
   sessions: number;

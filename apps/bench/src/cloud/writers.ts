@@ -127,6 +127,8 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
           const started = now();
           const result = await backend.store(memoryKey(config.index, memory), memory.value, memory.metadata);
           if (!result.success) throw new Error(`ours writer ${config.index}: store failed: ${result.errorType}: ${result.error}`);
+          // A write parked in a local outbox (fallback: 'local-outbox') is not durable on the store yet.
+          if ('queued' in result && result.queued === true) throw new Error(`ours writer ${config.index}: a store was queued locally, not committed to the bucket`);
           latenciesMs.push(now() - started);
         }
       };

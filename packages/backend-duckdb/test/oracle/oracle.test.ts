@@ -3,8 +3,9 @@
 // `search` equal DuckDB fts's `match_bm25` after a fresh `PRAGMA create_fts_index('t', 'key', 'value_text',
 // 'metadata_text')` on the live entries' indexed texts: same scores (1e-6 relative) and keys fts scores the same,
 // so ties may come in any order, at rank 10 too. Then again after a random mix of updates, inserts, deletes and
-// expiries, and after cleanupExpired. Three backends take the same writes: the bm25 engine with its in-memory
-// index, the same engine in SQL over the index tables, and the fts-extension engine.
+// expiries, and after cleanupExpired. Four backends take the same writes: the bm25 engine with its in-memory
+// index, the same engine in SQL over the index tables, the fts-extension engine, and the bm25 SQL over a Parquet
+// store in a local directory (segments, inline commits and their compactions: @ltm/format-parquet).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeQuery, ENGLISH_STOPWORDS, indexedText, matchesFilter, parseFilter } from '@ltm/core';
 import type { Filter } from '@ltm/core';
@@ -12,7 +13,7 @@ import type { DuckDBPreparedStatement } from '@duckdb/node-api';
 import { provisionExtensions } from '../../../../tooling/extensions/index.mjs';
 import { DuckDBLTMBackend } from '../../src/index.js';
 import type { DuckDBLTMBackendOptions } from '../../src/index.js';
-import { ok } from '../helpers.js';
+import { ok, tempDir } from '../helpers.js';
 import { openWithFts, seededRandom } from '../parity/duckdb-fts.js';
 import type { FtsDatabase } from '../parity/duckdb-fts.js';
 import { loadMails, memoryOf } from './corpus.js';
@@ -74,10 +75,12 @@ interface Contender {
   backend?: DuckDBLTMBackend;
 }
 
+const parquetDir = tempDir('ltm-oracle-parquet-');
 const contenders: Contender[] = [
   { name: 'bm25 in memory', options: {} },
   { name: 'bm25 in SQL', options: { searchCacheMaxBytes: 0 } },
   { name: 'fts-extension', options: { searchEngine: 'fts-extension' } },
+  { name: 'bm25 in SQL on Parquet', options: { uri: parquetDir.dir } },
 ];
 
 let fts: FtsDatabase;
@@ -152,6 +155,7 @@ beforeAll(async () => {
 afterAll(async () => {
   for (const contender of contenders) await contender.backend?.close();
   fts?.close();
+  parquetDir.cleanup();
 });
 
 describe('search against DuckDB fts on real mail', () => {
@@ -185,11 +189,23 @@ describe('search against DuckDB fts on real mail', () => {
       else if (roll < 3) ops.push({ kind: 'put', memory: memoryOf(pick(spare), key, random(12)), expiresAt });
       else ops.push({ kind: 'put', memory: memoryOf(pick(spare), key, random(12)) });
     }
+    // Runs of ops on distinct keys go concurrently (group commits on every backend); runs follow each other in order.
+    const runs: Op[][] = [[]];
+    for (const op of ops) {
+      const key = op.kind === 'delete' ? op.key : op.memory.key;
+      const run = runs.at(-1) as Op[];
+      if (run.length === 32 || run.some((other) => (other.kind === 'delete' ? other.key : other.memory.key) === key)) runs.push([op]);
+      else run.push(op);
+    }
     for (const contender of contenders) {
       const backend = contender.backend as DuckDBLTMBackend;
-      for (const op of ops) {
-        if (op.kind === 'delete') ok(await backend.delete(op.key));
-        else ok(await backend.store(op.memory.key, op.memory.value, op.memory.metadata, op.expiresAt === undefined ? undefined : { expiresAt: op.expiresAt }));
+      for (const run of runs) {
+        await Promise.all(
+          run.map(async (op) => {
+            if (op.kind === 'delete') ok(await backend.delete(op.key));
+            else ok(await backend.store(op.memory.key, op.memory.value, op.memory.metadata, op.expiresAt === undefined ? undefined : { expiresAt: op.expiresAt }));
+          }),
+        );
       }
     }
     for (const op of ops) {

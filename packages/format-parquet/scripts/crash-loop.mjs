@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// The full crash-safety run: `node scripts/crash-loop.mjs [--iterations 200] [--seed 1] [--dir DIR] [--s3]`
+// The full crash-safety run: `node scripts/crash-loop.mjs [--iterations 200] [--seed 1] [--dir DIR] [--s3 | --azure]`
 // (build first: `turbo run build --filter=@ltm/format-parquet...`). Each iteration starts a writer
 // process, kills it with SIGKILL at a random point (while opening, committing, compacting, vacuuming or
 // purging) and checks with a fresh reader that every acknowledged batch is there and none is half visible.
-// --s3 runs it on the rig's S3 emulator (started here) instead of a local directory.
+// --s3 runs it on the rig's S3 emulator, --azure on its Azurite (started here), instead of a local directory.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,15 +17,16 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     dir: { type: 'string' },
     s3: { type: 'boolean', default: false },
+    azure: { type: 'boolean', default: false },
   },
 });
 const iterations = Number(values.iterations);
 let dir = values.dir ?? mkdtempSync(join(tmpdir(), 'ltm-parquet-crash-loop-'));
 let cloud;
-if (values.s3) {
-  cloud = await startCloud({ azure: false });
+if (values.s3 || values.azure) {
+  cloud = await startCloud({ azure: values.azure });
   process.env.LTM_TEST_CLOUD = JSON.stringify(cloud.cloud);
-  dir = `s3://${cloud.bucket}/crash-loop`;
+  dir = values.azure ? `az://${cloud.container}/crash-loop` : `s3://${cloud.bucket}/crash-loop`;
 }
 const started = Date.now();
 const killedBy = {};

@@ -48,6 +48,7 @@ import {
   invalidJsonCountSql,
   latestRowsSql,
   latestTermsSql,
+  liveViewSql,
   pointKeysAtMergeSql,
   pointKeysAtSegmentSql,
   pointKeysAtTailSql,
@@ -435,6 +436,26 @@ export class ParquetFormat implements StorageFormat<Engine> {
       [now],
     );
     return { rows: Number(row?.Count ?? 0) };
+  }
+
+  /**
+   * SQL that creates, in any DuckDB (CLI, Python, another process) with no ltm code, a view `view` of the
+   * live state as of this instance's snapshot: one row per live key (`key, value, metadata, created_at,
+   * updated_at, expires_at`, UTC), deleted keys absent, expired rows left out at query time. It names the
+   * snapshot's segment files and reads its inline commits from their log records, so it stays valid for
+   * the retention window (vacuum keeps those files that long); call `refresh()` first for the newest
+   * state. On object storage the DuckDB that runs it needs httpfs (azure) and a secret for the bucket.
+   */
+  liveViewSql(view = 'ltm_live'): string {
+    const { store } = this.opened();
+    const name = view.split('.').map((part) => quoteIdentifier(part)).join('.');
+    const files: { entries: string; version: number | null }[] = [];
+    const records: { url: string; seq: number }[] = [];
+    for (const source of this.state.sources) {
+      if (source.kind === 'segment') files.push({ entries: sqlString(store.url(source.segment.entries)), version: source.segment.versioned ? null : source.lo });
+      else records.push({ url: sqlString(store.url(recordKey(source.seq))), seq: source.seq });
+    }
+    return liveViewSql(name, files, records);
   }
 
   stats(): ParquetFormatStats {

@@ -219,6 +219,45 @@ export function pointKeysAtMergeSql(names: ViewNames, run: { numbers: number[]; 
   ];
 }
 
+/**
+ * A self-contained `CREATE VIEW` of the live state (one row per live key, expired rows left out) that
+ * plain DuckDB runs with no ltm code: the snapshot's segment files by URL (`read_parquet`) and its inline
+ * commits read from their log records (`read_text` + JSON). Pinned to this snapshot; its files stay for
+ * the retention window. `files` are SQL literals of segment entries files with the version of rows whose
+ * version column is NULL; `records` are SQL literals of inline records with their log numbers.
+ */
+export function liveViewSql(view: string, files: readonly { entries: string; version: number | null }[], records: readonly { url: string; seq: number }[]): string {
+  const parts = files.map(
+    (file) =>
+      `SELECT key, ${file.version === null ? 'version' : `coalesce(version, ${file.version})`} AS version, operation, value, metadata, created_at, updated_at, expires_at ` +
+      `FROM read_parquet(${file.entries})`,
+  );
+  if (records.length > 0) {
+    const shape = JSON.stringify({
+      inline: { entries: [{ key: 'VARCHAR', operation: 'VARCHAR', value: 'VARCHAR', metadata: 'VARCHAR', created_at: 'BIGINT', updated_at: 'BIGINT', expires_at: 'BIGINT' }] },
+    });
+    const seqOf = `CASE filename ${records.map((record) => `WHEN ${record.url} THEN ${record.seq}`).join(' ')} END`;
+    parts.push(
+      `SELECT e.key, r.version, e.operation, e.value::JSON AS value, e.metadata::JSON AS metadata, make_timestamp(e.created_at * 1000) AS created_at, ` +
+        'make_timestamp(e.updated_at * 1000) AS updated_at, make_timestamp(e.expires_at * 1000) AS expires_at ' +
+        `FROM (SELECT ${seqOf} AS version, unnest(json_transform(content, '${shape}').inline.entries) AS e ` +
+        `FROM read_text([${records.map((record) => record.url).join(', ')}])) AS r`,
+    );
+  }
+  if (parts.length === 0) {
+    parts.push(
+      'SELECT NULL::VARCHAR AS key, NULL::BIGINT AS version, NULL::VARCHAR AS operation, NULL::JSON AS value, NULL::JSON AS metadata, ' +
+        'NULL::TIMESTAMP AS created_at, NULL::TIMESTAMP AS updated_at, NULL::TIMESTAMP AS expires_at WHERE false',
+    );
+  }
+  // Timestamps are UTC without a zone: compare with the current UTC time, whatever the session's TimeZone.
+  return (
+    `CREATE OR REPLACE VIEW ${view} AS\nSELECT key, value, metadata, created_at, updated_at, expires_at FROM (\n` +
+    `SELECT * FROM (\n${parts.join('\nUNION ALL\n')}\n) QUALIFY row_number() OVER (PARTITION BY key ORDER BY version DESC) = 1\n) ` +
+    "WHERE operation = 'put' AND (expires_at IS NULL OR expires_at > make_timestamp(epoch_us(now())))"
+  );
+}
+
 /** JSON rows of inline commits (with their `seq`) → tail rows; the JSON casts validate values. */
 const ENTRY_JSON_SHAPE = JSON.stringify([
   {

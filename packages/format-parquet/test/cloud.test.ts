@@ -163,3 +163,14 @@ describe('the format on S3', () => {
     expect(summary.iterations).toBe(CRASH_ITERATIONS);
   }, 900_000);
 });
+
+describe('the format on Azure (Azurite)', () => {
+  test('4 processes committing concurrently on Azure: every acknowledged write is visible and readers agree on the last in commit order', async () => {
+    await checkConcurrentWriters(`az://${container}/multi-${randomUUID()}`, 4, 10);
+  }, 600_000);
+
+  test(`a writer killed with SIGKILL at random points ${CRASH_ITERATIONS} times on Azure leaves every acknowledged batch and no half batch`, async () => {
+    const summary = (await crashLoop({ dir: `az://${container}/crash-${randomUUID()}`, iterations: CRASH_ITERATIONS, seed: 13 })) as { iterations: number };
+    expect(summary.iterations).toBe(CRASH_ITERATIONS);
+  }, 900_000);
+});

@@ -531,3 +531,32 @@ test('exportSnapshot writes the live state as one Parquet file any reader opens'
     { key: 'b', value: { key: 'b' } },
   ]);
 });
+
+test('liveViewSql() gives plain DuckDB (no ltm code) a view of the live state: segments, inline commits, compactions, deletes, expiry', async () => {
+  const dir = store();
+  const writer = await open(dir, { autoCompact: false, inlineMaxBytes: 1500 });
+  const big = JSON.stringify('x'.repeat(2000));
+  await writer.format.commit(batchOf([entry('seg-old', { value: big }), entry('later-deleted', { value: big }), entry('later-updated', { value: big })])); // a segment
+  await writer.format.commit(batchOf([entry('inline-1', { value: '{"n":1}', metadata: '{"topic":"a"}' }), entry('expired', { expiresAt: Date.now() - 1 })], ['later-deleted']));
+  await writer.format.commit(batchOf([entry('later-updated', { value: '"v2"' })]));
+  await writer.format.compact();
+  await writer.format.commit(batchOf([entry('after-compaction', { value: '[1,2]' }), entry('inline-1', { value: '{"n":2}', metadata: '{"topic":"b"}' })]));
+  await writer.format.commit(batchOf([entry('seg-new', { value: big })], ['seg-old'])); // a segment
+  expect(writer.format.stats()).toMatchObject({ segments: 2, inlineCommits: 1 });
+
+  const plain = await DuckDBQueryEngine.open({ path: ':memory:' });
+  cleanups.push(() => plain.close());
+  await plain.run(writer.format.liveViewSql('memories'));
+  const viaView = await plain.query<{ key: string; value: string; topic: string | null; updated_at: number }>(
+    "SELECT key, value::VARCHAR AS value, metadata->>'$.topic' AS topic, epoch_ms(updated_at) AS updated_at FROM memories ORDER BY key",
+  );
+  const viaFormat = await writer.engine.query<{ key: string; value: string; topic: string | null; updated_at: number }>(
+    `SELECT key, value::VARCHAR AS value, metadata->>'$.topic' AS topic, epoch_ms(updated_at) AS updated_at FROM ${writer.format.relation('entries')}
+      WHERE expires_at IS NULL OR expires_at > make_timestamp($1 * 1000) ORDER BY key`,
+    [Date.now()],
+  );
+  expect(viaView).toEqual(viaFormat);
+  expect(viaView.map((row) => row.key)).toEqual(['after-compaction', 'inline-1', 'later-updated', 'seg-new']);
+  expect(viaView.find((row) => row.key === 'inline-1')).toMatchObject({ value: '{"n":2}', topic: 'b', updated_at: T0 });
+  expect(() => writer.format.liveViewSql('bad name')).toThrow(/identifier/);
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COLD_RETRIEVE_PHASE, CLOUD_WRITE_PHASE, QUICK_CLOUD_CONFIG, WARM_RETRIEVE_PHASE } from '../src/cloud/cloud-bench.js';
+import { COLD_RETRIEVE_PHASE, CLOUD_WRITE_PHASE, QUICK_CLOUD_CONFIG, FIRST_RETRIEVE_PHASE, WARM_RETRIEVE_PHASE } from '../src/cloud/cloud-bench.js';
 import type { CloudReport, CloudStats } from '../src/cloud/cloud-bench.js';
 import { formatCloudReport } from '../src/cloud/cloud-report.js';
 
@@ -21,6 +21,7 @@ function report(oursWrites: number, warmMs: number, coldRequests: number): Cloud
       { name: CLOUD_WRITE_PHASE(8), unit: 'write', ours: stats(oursWrites, 100), peer: stats(250, 1000) },
       { name: WARM_RETRIEVE_PHASE, unit: 'call', ours: stats(2000, warmMs, 0), peer: stats(50_000, 0.02, 0) },
       { name: COLD_RETRIEVE_PHASE, unit: 'call', ours: stats(20, 65, coldRequests), peer: stats(5, 200, 1) },
+      { name: FIRST_RETRIEVE_PHASE, unit: 'call', ours: stats(15, 70, 1) },
     ],
     writes: {
       ours: { stats: stats(oursWrites, 100), acked: 4000, requests: { requests: 800, byMethod: { GET: 500, PUT: 300 }, byStatus: { 200: 700, 412: 100 }, failed: 0 }, cpuMs: 1600, commits: 100 },
@@ -56,6 +57,8 @@ describe('formatCloudReport', () => {
     expect(row(text, 'store, 8 writer processes [writes/s]')).toEqual(['store, 8 writer processes [writes/s]', '2,600', '100 ms', '200 ms', '250', '1.00 s', '2.00 s', '10x', 'ops/s >= 10.0x', 'pass 10x']);
     expect(row(text, WARM_RETRIEVE_PHASE).slice(-2)).toEqual(['p50 <= 1 ms', 'pass 400 µs']);
     expect(row(text, COLD_RETRIEVE_PHASE).slice(-2)).toEqual(['p50 <= 3 round trips', 'pass 2 round trips']);
+    // A row the issue sets no target for, and a side that has no peer.
+    expect(row(text, FIRST_RETRIEVE_PHASE).slice(4)).toEqual(['-', '-', '-', '-', '-', '-']);
   });
 
   it('fails the rows whose numbers miss their targets', () => {
@@ -74,6 +77,7 @@ describe('formatCloudReport', () => {
     expect(text).toContain('100 commits: 40.0 writes and 8.0 requests per commit');
     expect(text).toContain('50 sessions: 13.2 requests, 10.2 lock attempts, 1200 ms lock wait, 1.00 MiB down and 1.04 MiB up per session');
     expect(text).toContain('p50 2, p99 3, mean 2.25');
+    expect(text).toMatch(/retrieve \(first read after open\), per call\s*│ p50 1, p99 2, mean 1.25/);
     expect(text).toContain('1.6 s (80% of 2 cores), 0.40 ms per write');
     expect(text).toContain('verified: 4000 (ours) and 2500 (peer)');
   });

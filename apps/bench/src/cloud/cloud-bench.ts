@@ -58,6 +58,8 @@ export interface CloudConfig {
   coldReads: number;
   /** Cold retrieves on the peer: each downloads the whole file. */
   peerColdReads: number;
+  /** Ours: readers opened one after another, each timed on its first retrieve (wall time of the opens not counted). */
+  firstReads: number;
   /** Warm retrieves on each side, over the keys the cold phase read. */
   warmReads: number;
   warmup: number;
@@ -73,6 +75,7 @@ export const DEFAULT_CLOUD_CONFIG: CloudConfig = {
   delayMs: 30,
   coldReads: 200,
   peerColdReads: 20,
+  firstReads: 20,
   warmReads: 2_000,
   warmup: 5,
   seed: DEFAULT_SEED,
@@ -83,6 +86,7 @@ export const QUICK_CLOUD_CONFIG: CloudConfig = {
   writeMs: 8_000,
   coldReads: 60,
   peerColdReads: 8,
+  firstReads: 8,
   warmReads: 500,
 };
 
@@ -127,6 +131,7 @@ export interface CloudReport {
 export const CLOUD_WRITE_PHASE = (writers: number): string => `store, ${writers} writer processes`;
 export const WARM_RETRIEVE_PHASE = 'retrieve on S3 (warm key)';
 export const COLD_RETRIEVE_PHASE = 'retrieve on S3 (cold key)';
+export const FIRST_RETRIEVE_PHASE = 'retrieve on S3 (first read after open)';
 
 export interface CloudBenchOptions {
   config: CloudConfig;
@@ -194,6 +199,7 @@ export async function runCloudBench({ config, log = () => {} }: CloudBenchOption
         { name: CLOUD_WRITE_PHASE(config.writers), unit: 'write', ours: oursWrites.side.stats, peer: peerWrites.side.stats },
         { name: WARM_RETRIEVE_PHASE, unit: 'call', ours: oursReads.warm, peer: peerReads.warm },
         { name: COLD_RETRIEVE_PHASE, unit: 'call', ours: oursReads.cold, peer: peerReads.cold },
+        { name: FIRST_RETRIEVE_PHASE, unit: 'call', ours: oursReads.first },
       ],
       writes: { ours: oursWrites.side, peer: peerWrites.side },
       verified: { ours: oursReads.verified, peer: peerReads.verified },
@@ -353,22 +359,38 @@ interface SideReads {
   verified: number;
 }
 
+interface OursReads extends SideReads {
+  first: CloudStats;
+}
+
 /** Times `count` calls of `read(i)` one after another, with the proxy's requests per call. */
 async function timedReads(count: number, proxy: LatencyProxy, read: (i: number) => Promise<void>): Promise<CloudStats> {
   const latencies: number[] = [];
   const requests: number[] = [];
   const started = performance.now();
   for (let i = 0; i < count; i += 1) {
-    proxy.reset();
-    const t = performance.now();
-    await read(i);
-    latencies.push(performance.now() - t);
-    requests.push(proxy.counts().requests);
+    const [latency, n] = await timedRead(proxy, () => read(i));
+    latencies.push(latency);
+    requests.push(n);
   }
-  const wallMs = performance.now() - started;
+  return readStats(latencies, requests, performance.now() - started);
+}
+
+/** One read's time in ms and the requests the proxy saw meanwhile. */
+async function timedRead(proxy: LatencyProxy, read: () => Promise<void>): Promise<[number, number]> {
+  proxy.reset();
+  const t = performance.now();
+  await read();
+  return [performance.now() - t, proxy.counts().requests];
+}
+
+/** Throughput is reads over their own time (not over `wallMs`, which may include opening readers). */
+function readStats(latencies: number[], requests: number[], wallMs: number): CloudStats {
+  const count = latencies.length;
+  const busyMs = latencies.reduce((sum, ms) => sum + ms, 0);
   return {
     ops: count,
-    opsPerSec: (count * 1000) / wallMs,
+    opsPerSec: (count * 1000) / busyMs,
     p50Ms: quantile(latencies, 0.5),
     p99Ms: quantile(latencies, 0.99),
     wallMs,
@@ -422,31 +444,62 @@ async function peerRetrieves(
  * Ours: a fresh reader in this process, its format's background refresh off so that the proxy counts only
  * what each retrieve asks for (opening read the log up to the writers' last commit: the store is refreshed).
  */
-async function oursRetrieves(config: CloudConfig, s3: S3Access, bucket: string, proxy: LatencyProxy, expected: Map<string, Memory>, random: Random): Promise<SideReads> {
-  const format = createParquetFormat({
+async function oursRetrieves(config: CloudConfig, s3: S3Access, bucket: string, proxy: LatencyProxy, expected: Map<string, Memory>, random: Random): Promise<OursReads> {
+  const picked = random.sample([...expected.keys()], 2 * (config.warmup + config.coldReads));
+  const half = config.warmup + config.coldReads;
+  const reader = await DuckDBLTMBackend.open({ ...oursOptions(bucket, s3), format: quietFormat(s3) });
+  let cold: CloudStats;
+  let warm: CloudStats;
+  let verified: number;
+  try {
+    const keys = await warmUp(reader, picked.slice(0, half), config.warmup, expected);
+    cold = await timedReads(keys.length, proxy, async (i) => {
+      check('ours', keys[i] as string, await reader.retrieve(keys[i] as string), expected);
+    });
+    warm = await timedReads(config.warmReads, proxy, async (i) => {
+      const key = keys[i % keys.length] as string;
+      check('ours', key, await reader.retrieve(key), expected);
+    });
+    verified = await verifyAll('ours', reader, expected);
+  } finally {
+    await reader.close();
+  }
+  // DuckDB keeps the Parquet bytes it fetched (its external file cache), so in a small store most "cold" keys
+  // sit in a row group an earlier read fetched. A reader's first read fetches its row group, and the segment's
+  // footer, for the first time: what a process that just opened pays (a serverless call, a new agent).
+  const firstKeys = picked.slice(half, half + config.firstReads);
+  const latencies: number[] = [];
+  const requests: number[] = [];
+  const started = performance.now();
+  for (const key of firstKeys) {
+    // Search is not asked for, so the reader skips loading the search index.
+    const fresh = await DuckDBLTMBackend.open({ ...oursOptions(bucket, s3), format: quietFormat(s3), enableFts: false });
+    try {
+      const [latency, count] = await timedRead(proxy, async () => check('ours', key, await fresh.retrieve(key), expected));
+      latencies.push(latency);
+      requests.push(count);
+    } finally {
+      await fresh.close();
+    }
+  }
+  const first = readStats(latencies, requests, performance.now() - started);
+  return { warm, cold, first, verified };
+}
+
+/** The reader's format: no background refresh, compaction or vacuum, so the proxy counts only what reads ask for. */
+function quietFormat(s3: S3Access) {
+  return createParquetFormat({
     s3: { endpoint: s3.endpoint, region: s3.region, accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey, forcePathStyle: true },
     refreshIntervalMs: 0,
     autoCompact: false,
     vacuumIntervalMs: 0,
   });
-  const reader = await DuckDBLTMBackend.open({ ...oursOptions(bucket, s3), format });
-  try {
-    const picked = random.sample([...expected.keys()], config.warmup + config.coldReads);
-    // Untimed first reads of other keys: the engine's first query over the store (extension, plans, footers).
-    for (const key of picked.slice(0, config.warmup)) check('ours', key, await reader.retrieve(key), expected);
-    const keys = picked.slice(config.warmup);
-    const cold = await timedReads(keys.length, proxy, async (i) => {
-      check('ours', keys[i] as string, await reader.retrieve(keys[i] as string), expected);
-    });
-    const warm = await timedReads(config.warmReads, proxy, async (i) => {
-      const key = keys[i % keys.length] as string;
-      check('ours', key, await reader.retrieve(key), expected);
-    });
-    const verified = await verifyAll('ours', reader, expected);
-    return { warm, cold, verified };
-  } finally {
-    await reader.close();
-  }
+}
+
+/** Untimed first reads of `warmup` keys (the engine's first queries: extension, plans, footers); returns the rest. */
+async function warmUp(reader: LTMBackend, keys: string[], warmup: number, expected: Map<string, Memory>): Promise<string[]> {
+  for (const key of keys.slice(0, warmup)) check('ours', key, await reader.retrieve(key), expected);
+  return keys.slice(warmup);
 }
 
 /** Reads back every acknowledged write and checks the reader holds exactly that many entries. */

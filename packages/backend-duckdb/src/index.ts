@@ -4,8 +4,10 @@ import { DUCKDB_OPTION_KEYS } from './options.js';
 import type { DuckDBLTMBackendOptions } from './options.js';
 
 export { DuckDBLTMBackend } from './backend.js';
+export type { CompactOutcome, ExportOutcome, PurgeOutcome, VacuumOutcome } from './backend.js';
 export { DUCKDB_OPTION_KEYS, selectFormatName } from './options.js';
-export type { DuckDBLTMBackendOptions, FormatName } from './options.js';
+export type { DuckDBLTMBackendOptions, Durability, Fallback, FormatName } from './options.js';
+export type { OutboxStats } from './store/outbox.js';
 
 // Importing the package registers it, so `createLTMBackend('duckdb', options)` and `settings.ltm`
 // with `backend: duckdb` work.

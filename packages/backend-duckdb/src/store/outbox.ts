@@ -41,7 +41,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LTMError } from '@ltm/core';
 import type { EntryRow, StorageFormat } from '@ltm/core';
@@ -126,9 +126,10 @@ const FILE_NAME = /^(.+)\.(\d+)\.(\d+)\.([0-9a-f]+)\.(outbox|claimed)$/;
 /** Outbox files this process is appending to or replaying: never claimable by another backend of it. */
 const liveFiles = new Set<string>();
 
-/** One outbox file: appends and done markers, each synced before it counts. */
+/** One outbox file: appends of write calls (synced by `sync()`, before they are acknowledged) and done markers. */
 class OutboxFile {
   private fd: number | null = null;
+  private unsynced = false;
   /** Write calls in the file and how many of them are replayed. */
   writes = 0;
   done = 0;
@@ -140,12 +141,24 @@ class OutboxFile {
   appendWrite(ops: readonly WriteOp[]): number {
     const bytes = this.appendLine({ w: ops.map(encodeOp) });
     this.writes += 1;
+    this.unsynced = true;
     return bytes;
   }
 
   markDone(count: number): void {
     this.done += count;
     this.appendLine({ d: this.done });
+    this.sync();
+  }
+
+  sync(): void {
+    if (this.fd === null || !this.unsynced) return;
+    try {
+      fsyncSync(this.fd);
+    } catch (error) {
+      throw new LTMError('query_error', `cannot sync the local outbox ${this.path}: ${(error as Error).message}`, { cause: error });
+    }
+    this.unsynced = false;
   }
 
   get finished(): boolean {
@@ -173,9 +186,18 @@ class OutboxFile {
     const json = JSON.stringify(content);
     const line = `${crc32(json).toString(16)} ${json}\n`;
     try {
-      this.fd ??= openSync(this.path, 'a');
+      if (this.fd === null) {
+        this.fd = openSync(this.path, 'a');
+        // The file's directory entry must be durable too, or a power cut could lose a new file.
+        const directory = openSync(dirname(this.path), 'r');
+        try {
+          fsyncSync(directory);
+        } finally {
+          closeSync(directory);
+        }
+      }
       writeSync(this.fd, line);
-      fsyncSync(this.fd);
+      this.unsynced = true;
     } catch (error) {
       throw new LTMError('query_error', `cannot append to the local outbox ${this.path}: ${(error as Error).message}`, { cause: error });
     }
@@ -257,6 +279,7 @@ export class OutboxStore implements Store {
   private chain: Promise<unknown> = Promise.resolve();
   private seq = 0;
   private replaying: Promise<boolean> | null = null;
+  private syncWaiters: { file: OutboxFile; resolve(): void; reject(error: unknown): void }[] = [];
   private timer: NodeJS.Timeout | null = null;
   private backoffMs: number;
   /** `close()` began: no more replays are scheduled. */
@@ -302,20 +325,23 @@ export class OutboxStore implements Store {
   }
 
   write(ops: readonly WriteOp[]): Promise<OpOutcome[]> {
-    if (this.queue.length > 0) return this.inOrder(() => this.enqueue(ops, null));
+    // Each step answers { acked } rather than awaiting the outbox sync itself, so the chain moves on and
+    // calls queued in the same turn share one fsync.
+    if (this.queue.length > 0) return this.inOrder(() => ({ acked: this.enqueue(ops) })).then((step) => step.acked);
     const attempt = this.inner.write(ops);
     return this.inOrder(async () => {
       try {
         const outcomes = await attempt;
-        // An earlier call is queued: replay this one after it, so the later write still wins.
-        if (this.queue.length > 0) this.enqueue(ops, outcomes);
-        return outcomes;
+        // An earlier call is queued: replay this one after it, so the later write still wins. It is
+        // already on the store, so its answer need not wait for the outbox.
+        if (this.queue.length > 0) this.enqueue(ops).catch(() => undefined);
+        return { acked: Promise.resolve(outcomes) };
       } catch (error) {
         if (!isUnreachable(error)) throw error;
         this.noteReplayError(error);
-        return this.enqueue(ops, null);
+        return { acked: this.enqueue(ops) };
       }
-    });
+    }).then((step) => step.acked);
   }
 
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
@@ -395,6 +421,7 @@ export class OutboxStore implements Store {
       await this.chain;
       if (this.queue.length > 0) await this.replay();
     } finally {
+      this.syncNow(); // appends of this turn are on disk before their files close
       this.released = true;
       const files = new Set(this.queue.map((w) => w.file));
       if (this.current !== null) files.add(this.current);
@@ -417,8 +444,11 @@ export class OutboxStore implements Store {
     return run;
   }
 
-  /** Appends one write call (synced) and acknowledges it as queued, unless the store already took it. */
-  private enqueue(ops: readonly WriteOp[], storedOutcomes: OpOutcome[] | null): OpOutcome[] {
+  /**
+   * Appends one write call to the outbox and queues it for replay at once (so later calls line up behind
+   * it); resolves to its queued outcomes once the append is synced.
+   */
+  private enqueue(ops: readonly WriteOp[]): Promise<OpOutcome[]> {
     if (this.released) throw new LTMError('backend_closed', 'this DuckDBLTMBackend is closed; open a new one');
     if (this.current === null) {
       this.current = new OutboxFile(join(this.directory, `${HOST}.${process.pid}.${Date.now()}.${randomBytes(4).toString('hex')}.outbox`));
@@ -446,7 +476,35 @@ export class OutboxStore implements Store {
     this.queue.push({ file, ops, seq, queuedAt: now, bytes });
     this.counters.queued += 1;
     this.scheduleReplay(this.nextDelay());
-    return storedOutcomes ?? outcomes;
+    return this.synced(file).then(() => outcomes);
+  }
+
+  /**
+   * Resolves once `file`'s appends so far are on disk. The sync runs on the next turn of the event loop,
+   * for every append made until then: concurrent queued calls share it, and a loop of awaited queued
+   * writes still lets timers and I/O run between them.
+   */
+  private synced(file: OutboxFile): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.syncWaiters.push({ file, resolve, reject });
+      if (this.syncWaiters.length === 1) setImmediate(() => this.syncNow());
+    });
+  }
+
+  private syncNow(): void {
+    const waiters = this.syncWaiters.splice(0);
+    const failed = new Map<OutboxFile, unknown>();
+    for (const file of new Set(waiters.map((w) => w.file))) {
+      try {
+        file.sync();
+      } catch (error) {
+        failed.set(file, error);
+      }
+    }
+    for (const waiter of waiters) {
+      if (failed.has(waiter.file)) waiter.reject(failed.get(waiter.file));
+      else waiter.resolve();
+    }
   }
 
   /** Replays the backlog in order until it is empty (true) or the store fails (false); one run at a time. */

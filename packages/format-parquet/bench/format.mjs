@@ -294,6 +294,8 @@ async function searchBench() {
   const random = (n) => ((seed = (seed * 48271) % 2147483647) % n);
   const words = mails.flatMap((mail) => mail.text.match(/[a-z]{4,}/g) ?? []);
   const queries = Array.from({ length: Number(args.searches) + 10 }, () => Array.from({ length: 1 + random(3) }, () => words[random(words.length)]).join(' '));
+  /** The part of the traffic that ranking (the BM25 query) caused, the rest being the entries read. */
+  const rankTraffic = { bytesIn: 0, requests: 0 };
   const search = async (reader, query) => {
     const { terms, extraTerms } = analyzeQuery(query);
     const sql = rankedKeysSql({
@@ -307,7 +309,10 @@ async function searchBench() {
       limit: '$5',
       offset: '$6',
     });
+    const before = { ...traffic };
     const ranked = await reader.engine.query(sql, [Date.now(), terms, extraTerms, [...new Set([...terms, ...extraTerms])], 10, 0]);
+    rankTraffic.bytesIn += traffic.bytesIn - before.bytesIn;
+    rankTraffic.requests += traffic.requests - before.requests;
     if (ranked.length === 0) return 0;
     const rows = await reader.engine.query(
       `SELECT key, value FROM ${reader.format.relation('entries')} WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))`,
@@ -321,12 +326,14 @@ async function searchBench() {
     const coldStarted = performance.now();
     const reader = await open(uri, { autoCompact: false });
     const opened = { ...traffic };
+    const rankOpened = { ...rankTraffic };
     await search(reader, queries[0]);
     const cold = performance.now() - coldStarted;
     const kib = (from, to) => `${((to.bytesIn - from.bytesIn) / 1024).toFixed(0)} KiB in ${to.requests - from.requests} requests`;
-    const coldTraffic = args.s3 ? ` (open: ${kib(atStart, opened)}, first search: ${kib(opened, traffic)})` : '';
+    const coldTraffic = args.s3 ? ` (open: ${kib(atStart, opened)}, first search: ${kib(opened, traffic)}, of which ranking ${kib(rankOpened, rankTraffic)})` : '';
     for (const query of queries.slice(1, 10)) await search(reader, query);
     const before = { ...traffic };
+    const rankBefore = { ...rankTraffic };
     const warm = [];
     let found = 0;
     for (const query of queries.slice(10)) {
@@ -335,7 +342,8 @@ async function searchBench() {
       warm.push(performance.now() - started);
     }
     const perSearch = args.s3
-      ? `; per warm search ${((traffic.bytesIn - before.bytesIn) / warm.length / 1024).toFixed(1)} KiB and ${((traffic.requests - before.requests) / warm.length).toFixed(1)} requests from the store`
+      ? `; per warm search ${((traffic.bytesIn - before.bytesIn) / warm.length / 1024).toFixed(1)} KiB and ${((traffic.requests - before.requests) / warm.length).toFixed(1)} requests ` +
+        `from the store, of which ranking ${((rankTraffic.bytesIn - rankBefore.bytesIn) / warm.length / 1024).toFixed(1)} KiB and ${((rankTraffic.requests - rankBefore.requests) / warm.length).toFixed(1)} requests`
       : '';
     console.log(
       `search, ${label} (${mails.length} mails, ${segments} segments): cold ${cold.toFixed(1)} ms (open + first search)${coldTraffic}, warm ${summary(warm)}, ` +

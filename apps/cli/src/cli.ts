@@ -8,6 +8,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import pc from 'picocolors';
 import { LTMError, MAX_LIMIT } from '@ltm/core';
 import type { ExpiryOptions, Failure, Filter, JsonObject, JsonValue, LTMBackend } from '@ltm/core';
+import type { DuckDBLTMBackend } from '@ltm/backend-duckdb';
 import { runDemo } from './demo.js';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, OperationError, UsageError } from './errors.js';
 import { registerExtensionsCommand } from './extensions-command.js';
@@ -164,6 +165,51 @@ function buildProgram(deps: CliDependencies, out: Output): Command {
     }),
   );
 
+  // Maintenance of a Parquet store (a directory or bucket prefix); the native format answers unsupported.
+  const compact = program.command('compact').description('merge a Parquet store\'s segments into one now, dropping replaced, deleted and expired rows');
+  compact.action(
+    withBackend(compact, true, async (backend, globals) => {
+      const result = ensure(await maintenanceOf(backend).compact());
+      if (globals.json) return printJson(out, result);
+      out.line(`compacted: ${result.segments} segment${result.segments === 1 ? '' : 's'}`);
+    }),
+  );
+
+  const vacuum = program
+    .command('vacuum')
+    .description('delete files of a Parquet store that no snapshot within the retention window needs')
+    .addOption(new Option('--retention-ms <ms>', 'keep files recent snapshots need for this long instead of the store\'s window').argParser(wholeNumber));
+  vacuum.action(
+    withBackend(vacuum, true, async (backend, globals) => {
+      const { retentionMs } = vacuum.opts<{ retentionMs?: number }>();
+      const result = ensure(await maintenanceOf(backend).vacuum(retentionMs === undefined ? {} : { retentionMs }));
+      if (globals.json) return printJson(out, result);
+      out.line(`vacuumed: ${describeDeleted(result)}`);
+    }),
+  );
+
+  const purge = program.command('purge').description('physically remove deleted and expired data of a Parquet store now (privacy requests)');
+  purge.action(
+    withBackend(purge, true, async (backend, globals) => {
+      const result = ensure(await maintenanceOf(backend).purge());
+      if (globals.json) return printJson(out, result);
+      out.line(`purged: ${result.expired} expired entr${result.expired === 1 ? 'y' : 'ies'} dropped, ${describeDeleted(result)}`);
+    }),
+  );
+
+  const exportCommand = program
+    .command('export')
+    .description('write the live entries of a Parquet store as one Parquet file (a path or s3:// gs:// az:// URI)')
+    .argument('<target>', 'where to write the file');
+  exportCommand.action(
+    withBackend(exportCommand, true, async (backend, globals) => {
+      const [target = ''] = exportCommand.args;
+      const result = ensure(await maintenanceOf(backend).exportSnapshot(target));
+      if (globals.json) return printJson(out, result);
+      out.line(`exported ${result.rows} entr${result.rows === 1 ? 'y' : 'ies'} to ${result.target}`);
+    }),
+  );
+
   const demo = program
     .command('demo')
     .description(`store a few hundred realistic agent memories in a fresh local file (default ${DEFAULT_DEMO_URI}), then retrieve, search, list and time it all`)
@@ -196,6 +242,19 @@ function assertStoreExists(uri: string): void {
   }
 }
 
+type Maintenance = Pick<DuckDBLTMBackend, 'compact' | 'vacuum' | 'purge' | 'exportSnapshot'>;
+
+/** The maintenance methods of the DuckDB backend; another backend has none. */
+function maintenanceOf(backend: LTMBackend): Maintenance {
+  const candidate = backend as LTMBackend & Partial<Maintenance>;
+  if (typeof candidate.compact === 'function') return candidate as LTMBackend & Maintenance;
+  throw new OperationError(`the ${backend.name} backend has no maintenance commands`, 'unsupported');
+}
+
+function describeDeleted(result: { deletedSegmentFiles: number; deletedRecords: number; deletedCheckpoints: number; deletedTemporaries: number }): string {
+  return `${result.deletedSegmentFiles} segment file(s), ${result.deletedRecords} log record(s), ${result.deletedCheckpoints} checkpoint(s) and ${result.deletedTemporaries} leftover file(s) deleted`;
+}
+
 function ensure<T extends { success: boolean }>(result: T): Exclude<T, Failure> {
   if (!result.success) throw OperationError.from(result as unknown as Failure);
   return result as Exclude<T, Failure>;
@@ -225,6 +284,12 @@ function parseJsonObject(text: string, what: string): JsonObject {
 function positiveNumber(text: string): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds');
+  return n;
+}
+
+function wholeNumber(text: string): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number of milliseconds (0 or more)');
   return n;
 }
 

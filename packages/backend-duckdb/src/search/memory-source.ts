@@ -1,34 +1,48 @@
 /**
- * Keeps a table's MemoryIndex equal to the format's `terms`/`docs` relations: built from them by the
- * first search (measured: 2.5 s for 100k bench memories, 2.3M postings), then updated by every commit.
- * One per table store, shared by the backends of the process that use that table.
+ * Keeps a table's MemoryIndex equal to the index of every acknowledged write: built by the first search
+ * from the format's `terms`/`docs` relations (measured: 2.5 s for 100k bench memories, 2.3M postings)
+ * plus the writes not committed yet, then updated with each acknowledged write as the table store hands
+ * it over. So a search answered from memory need not wait for the applier to commit to DuckDB. One per
+ * table store, shared by the backends of the process that use that table.
  *
- * Commits that land while the build reads its snapshot are recorded and replayed on top of it, in order.
- * A replayed batch sets each of its keys to its committed state, so replaying one the snapshot already
- * contains changes nothing: recording starts before the snapshot does, and nothing is missed.
+ * The build: first the table store's uncommitted writes are taken (latest state per key), then changes
+ * handed over meanwhile are recorded, and both are replayed, in that order, over the relations' snapshot.
+ * A replayed batch sets each of its keys to a state no older than the snapshot's (the snapshot holds
+ * only committed writes, and an entry leaves the uncommitted set only once committed), so a key ends at
+ * its latest acknowledged state.
  */
-import type { CommitBatch, RelationName } from '@ltm/core';
+import type { CommitBatch, EntryRow, RelationName } from '@ltm/core';
 import type { DuckDBQueryEngine, EngineConnection } from '@ltm/engine-duckdb';
 import { MemoryIndex } from './memory-index.js';
 
-/** What the table store tells the search about its commits. */
-export interface CommitListener {
-  /** A batch is committed to the format. */
-  committed(batch: CommitBatch): void;
-  /** A commit failed: whether it changed anything is unknown. */
-  failed(): void;
+/** What the table store tells the search about acknowledged writes. */
+export interface ChangeListener {
+  /** One acknowledged write call (puts with their index rows, deletes), in write order. */
+  changed(batch: CommitBatch): void;
+  /** The data changed in a way that cannot be followed (a new version of a read-only file): start over. */
+  reset(): void;
 }
 
-export interface CommitSource {
-  /** Calls the listener after every commit of the table's format, in commit order; returns an unsubscribe. */
-  onCommit(listener: CommitListener): () => void;
+/** The table store of a single-writer table, as the search sees it. */
+export interface ChangeSource {
+  /** Calls the listener with every acknowledged write from now on; returns an unsubscribe. */
+  onChange(listener: ChangeListener): () => void;
+  /** Resolves once every write acknowledged so far has been handed to the listeners. */
+  current(): Promise<void>;
+  /** Every acknowledged write the relations may not hold yet, latest state per key, with index rows. */
+  uncommitted(): CommitBatch;
+  /**
+   * The same writes as entries (`null`: deleted), without analysis; a read-only store first looks for a
+   * new version of its data, as any read does.
+   */
+  uncommittedEntries(): Promise<ReadonlyMap<string, EntryRow | null>>;
 }
 
 type State = 'idle' | 'building' | 'ready' | 'too-large';
 
-const sources = new WeakMap<CommitSource, MemorySource>();
+const sources = new WeakMap<ChangeSource, MemorySource>();
 
-export class MemorySource implements CommitListener {
+export class MemorySource implements ChangeListener {
   private state: State = 'idle';
   private index: MemoryIndex | null = null;
   private replay: CommitBatch[] = [];
@@ -37,23 +51,19 @@ export class MemorySource implements CommitListener {
   private builds = 0;
 
   private constructor(
+    private readonly changes: ChangeSource,
     private readonly engine: DuckDBQueryEngine,
     private readonly relation: (name: RelationName) => string,
     private readonly maxBytes: number,
   ) {}
 
-  /** The table's source (one per commit source), subscribed to its commits. */
-  static for(
-    commits: CommitSource,
-    engine: DuckDBQueryEngine,
-    relation: (name: RelationName) => string,
-    maxBytes: number,
-  ): MemorySource {
-    let source = sources.get(commits);
+  /** The table's source (one per change source), subscribed to its changes. */
+  static for(changes: ChangeSource, engine: DuckDBQueryEngine, relation: (name: RelationName) => string, maxBytes: number): MemorySource {
+    let source = sources.get(changes);
     if (source === undefined) {
-      source = new MemorySource(engine, relation, maxBytes);
-      commits.onCommit(source);
-      sources.set(commits, source);
+      source = new MemorySource(changes, engine, relation, maxBytes);
+      changes.onChange(source);
+      sources.set(changes, source);
     }
     return source;
   }
@@ -66,6 +76,9 @@ export class MemorySource implements CommitListener {
   async ready(): Promise<MemoryIndex | null> {
     if (this.state === 'idle') this.startBuild();
     if (this.state === 'building') await this.building;
+    if (this.state !== 'ready') return null;
+    await this.changes.current();
+    // Taking in the latest writes may have pushed the index past its bound, or a refresh reset it.
     return this.state === 'ready' ? this.index : null;
   }
 
@@ -76,7 +89,7 @@ export class MemorySource implements CommitListener {
     this.stopping = false;
   }
 
-  committed(batch: CommitBatch): void {
+  changed(batch: CommitBatch): void {
     if (this.state === 'building') this.replay.push(batch);
     else if (this.state === 'ready' && this.index) {
       this.index.apply(batch);
@@ -84,12 +97,7 @@ export class MemorySource implements CommitListener {
     }
   }
 
-  failed(): void {
-    // Local DuckDB rolls a failed commit back, but an unknown outcome must not leave a wrong index.
-    if (this.state === 'ready' || this.state === 'building') this.reset();
-  }
-
-  private reset(): void {
+  reset(): void {
     this.state = 'idle';
     this.index = null;
     this.replay = [];
@@ -104,8 +112,10 @@ export class MemorySource implements CommitListener {
   }
 
   private startBuild(): void {
+    // Taken while idle, so the changes handed over to take it are not recorded twice.
+    const uncommitted = this.changes.uncommitted();
     this.state = 'building';
-    this.replay = [];
+    this.replay = [uncommitted];
     // A failed commit may reset a build and a search start another before the first one ends: only the
     // latest build may install its index.
     const token = ++this.builds;

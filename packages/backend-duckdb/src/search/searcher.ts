@@ -14,11 +14,12 @@ import { SqlParams, filterSql } from '../filter-sql.js';
 import { liveCondition } from '../sql.js';
 import { filteredSearchSql, rankedKeysSql } from './bm25-sql.js';
 import { FtsExtensionEngine } from './fts-extension.js';
+import { compareUtf8 } from './memory-index.js';
 import type { MemoryIndex, RankedKey } from './memory-index.js';
 import { MemorySource } from './memory-source.js';
-import type { CommitSource } from './memory-source.js';
+import type { ChangeSource } from './memory-source.js';
 
-export type { CommitListener, CommitSource } from './memory-source.js';
+export type { ChangeListener, ChangeSource } from './memory-source.js';
 
 export type SearchEngineName = 'bm25' | 'fts-extension';
 
@@ -53,10 +54,17 @@ export interface SearcherOptions {
   /** Live entries of `keys`, `null` where there is none: the backend's read path (memtable, cache, DuckDB). */
   readEntries(keys: readonly string[], now: number): Promise<(EntryRow | null)[]>;
   /**
-   * The table's commits, when this process makes all of them (a single-writer format): the index is then
-   * also kept in memory. Absent, every search runs SQL over the index tables.
+   * The table's acknowledged writes, when this process makes all of them (a single-writer format): the
+   * index is then also kept in memory, up to date with every acknowledged write. Absent, every search
+   * runs SQL over the index tables.
    */
-  commits?: CommitSource;
+  commits?: ChangeSource;
+  /**
+   * Brings the format's relations up to date with every acknowledged write. Called before every search
+   * that reads them (SQL); a search answered from the in-memory index does not wait for it. Absent, the
+   * caller keeps the relations up to date before searching.
+   */
+  catchUp?: () => Promise<unknown>;
   /** Bound of the in-memory index; past it the index is dropped and searches run SQL. 0 turns it off. */
   memoryMaxBytes: number;
   /** Where DuckDB finds the fts extension, for `fts-extension`. */
@@ -65,8 +73,10 @@ export interface SearcherOptions {
 
 /** Candidates checked against a filter at first; each further round takes four times more. */
 const FIRST_FILTER_ROUND = 256;
-/** A search retries when a commit changed the index while it read entries; after this many, it uses SQL. */
+/** A search retries when a write changed the index while it read entries; after this many, it uses SQL. */
 const MEMORY_ATTEMPTS = 3;
+/** Up to this many uncommitted writes, a search without a query merges them in rather than commit them. */
+const MAX_MERGED_UNCOMMITTED = 1024;
 
 export class Searcher {
   private readonly memory: MemorySource | null;
@@ -75,7 +85,7 @@ export class Searcher {
   constructor(private readonly options: SearcherOptions) {
     const useMemory = options.fullText && options.searchEngine === 'bm25' && options.commits !== undefined && options.memoryMaxBytes > 0;
     this.memory = useMemory
-      ? MemorySource.for(options.commits as CommitSource, options.engine, options.relation, options.memoryMaxBytes)
+      ? MemorySource.for(options.commits as ChangeSource, options.engine, options.relation, options.memoryMaxBytes)
       : null;
     this.fts =
       options.fullText && options.searchEngine === 'fts-extension'
@@ -89,7 +99,10 @@ export class Searcher {
     if (!this.options.fullText) {
       throw new LTMError('unsupported', 'full-text search is disabled (enableFts: false); search without a query, or open with enableFts: true');
     }
-    if (this.fts) return this.fts.search(request, (keys) => this.options.readEntries(keys, request.now));
+    if (this.fts) {
+      await this.options.catchUp?.();
+      return this.fts.search(request, (keys) => this.options.readEntries(keys, request.now));
+    }
     const analyzed = analyzeQuery(request.query);
     // Only whitespace and ASCII punctuation: no term, so no document matches (fts agrees).
     if (analyzed.terms.length === 0 && analyzed.extraTerms.length === 0) return [];
@@ -98,6 +111,7 @@ export class Searcher {
       const rows = await this.searchInMemory(index, analyzed.terms, analyzed.extraTerms, request);
       if (rows) return rows;
     }
+    await this.options.catchUp?.();
     return this.searchSql(analyzed.terms, analyzed.extraTerms, request);
   }
 
@@ -216,14 +230,39 @@ export class Searcher {
 
   // ---- no query -------------------------------------------------------------------------------
 
-  private listRecent(request: SearchRequest): Promise<SearchRow[]> {
+  /**
+   * Live entries newest first. With the table's uncommitted writes at hand (a single-writer table), the
+   * committed entries come from SQL without waiting for the applier, and the uncommitted ones are merged
+   * in: they replace their keys' committed rows and pass the filter by core's `matchesFilter`, the
+   * reference the SQL filter compiler is tested against.
+   */
+  private async listRecent(request: SearchRequest): Promise<SearchRow[]> {
+    // Taken before the query starts: a key committed meanwhile is still in it, so it is never missed.
+    const uncommitted = await this.options.commits?.uncommittedEntries();
+    if (uncommitted === undefined || uncommitted.size > MAX_MERGED_UNCOMMITTED) {
+      await this.options.catchUp?.();
+      return this.recentSql(request, request.limit + 1, request.offset);
+    }
+    const wanted = request.offset + request.limit + 1;
+    // Committed rows of uncommitted keys are dropped: fetch as many more.
+    const rows = (await this.recentSql(request, wanted + uncommitted.size, 0)).filter((row) => !uncommitted.has(row.key));
+    for (const entry of uncommitted.values()) {
+      if (entry === null || (entry.expiresAt !== null && entry.expiresAt <= request.now)) continue;
+      if (!matchesFilter(parseMetadata(entry.metadata), request.conditions)) continue;
+      rows.push({ key: entry.key, value: entry.value, metadata: entry.metadata, updated_at: entry.updatedAt, score: 0 });
+    }
+    rows.sort((a, b) => Number(b.updated_at) - Number(a.updated_at) || compareUtf8(a.key, b.key));
+    return rows.slice(request.offset, wanted);
+  }
+
+  private recentSql(request: SearchRequest, limit: number, offset: number): Promise<SearchRow[]> {
     const params = new SqlParams();
     const now = params.add(request.now);
     const sql = `SELECT key, value, metadata, epoch_ms(updated_at) AS updated_at, 0 AS score
       FROM ${this.options.relation('entries')} AS e
       WHERE ${liveCondition('e', now)} AND ${filterSql('e.metadata', request.conditions, params)}
       ORDER BY e.updated_at DESC, e.key
-      LIMIT ${params.add(request.limit + 1)} OFFSET ${params.add(request.offset)}`;
+      LIMIT ${params.add(limit)} OFFSET ${params.add(offset)}`;
     return this.options.engine.query<SearchRow>(sql, params.values);
   }
 }

@@ -7,8 +7,13 @@
  *
  * Layout: files `<database>.ltm-journal.<table>.<n>` next to the database, `n` increasing. Appends go to
  * the newest file; `seal()` starts a new one, and once everything in the sealed files is committed to
- * DuckDB, `discardSealed()` deletes them. Each line is `<crc32 hex> <json>\n`; a line that is cut short
+ * DuckDB, `discardSealed()` deletes them. Each line is `<crc32 hex> <body>\n`; a line that is cut short
  * or fails its checksum ends the replay (only a crash during an append, never acknowledged, leaves one).
+ * The body is `#<header json>\t<texts>`: the header lists each put's key, timestamps and the lengths of
+ * its value and metadata texts, which follow as they are, one after another. They are JSON already
+ * (with no raw tab or newline), so quoting them again into the header would only cost time. Bodies of
+ * the first version, one JSON object `{"p":[[key, value, metadata, created, updated, expires]],"d":[...]}`,
+ * still replay.
  */
 import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
@@ -21,12 +26,18 @@ export type Durability = 'os' | 'fsync';
 /** One acknowledged write call: its puts and deletes, in call order. */
 export type JournalRecord = { puts: EntryRow[]; deletes: string[] };
 
+/** The first version's body. */
 type Line = { p?: [string, string, string, number, number, number | null][]; d?: string[] };
+/** The header of a body: puts as `[key, value length, metadata length, created, updated, expires]`. */
+type Header = { p?: [string, number, number, number, number, number | null][]; d?: string[] };
 
 export class Journal {
   private fd: number | null = null;
   private current = 0;
   private sealed: number[] = [];
+  /** Sealed files not synced yet, still open: `sync()` syncs them, unless their commit discards them first. */
+  private sealedUnsynced: number[] = [];
+  private sealedUnsyncedAppends = 0;
   private unsynced = 0;
 
   private constructor(
@@ -60,9 +71,9 @@ export class Journal {
         const line = text.slice(start, end);
         start = end + 1;
         const space = line.indexOf(' ');
-        const json = line.slice(space + 1);
-        if (space < 0 || line.slice(0, space) !== crc32(json).toString(16)) return records;
-        records.push(decode(JSON.parse(json) as Line));
+        const body = line.slice(space + 1);
+        if (space < 0 || line.slice(0, space) !== crc32(body).toString(16)) return records;
+        records.push(decode(body));
       }
     }
     return records;
@@ -78,8 +89,8 @@ export class Journal {
 
   append(record: JournalRecord): void {
     if (this.fd === null) throw new LTMError('backend_closed', 'the journal is closed');
-    const json = JSON.stringify(encode(record));
-    const line = `${crc32(json).toString(16)} ${json}\n`;
+    const body = encode(record);
+    const line = `${crc32(body).toString(16)} ${body}\n`;
     try {
       writeSync(this.fd, line);
       if (this.durability === 'fsync') fsyncSync(this.fd);
@@ -89,23 +100,32 @@ export class Journal {
     }
   }
 
-  /** Syncs the file being appended to, so every acknowledged write survives a power cut too. */
+  /** Syncs the files holding acknowledged writes, so every one survives a power cut too. */
   sync(): void {
+    for (const fd of this.sealedUnsynced) {
+      fsyncSync(fd);
+      closeSync(fd);
+    }
+    this.sealedUnsynced = [];
+    this.sealedUnsyncedAppends = 0;
     if (this.fd !== null && this.unsynced > 0) fsyncSync(this.fd);
     this.unsynced = 0;
   }
 
   /** Appends not yet synced to disk (always 0 with `durability: 'fsync'`). */
   get unsyncedAppends(): number {
-    return this.unsynced;
+    return this.unsynced + this.sealedUnsyncedAppends;
   }
 
   /** Starts a new file; what was appended so far is sealed until `discardSealed()`. */
   seal(): void {
     if (this.fd === null) return;
-    // Synced before it is closed, so `sync()` need only ever sync the current file.
-    this.sync();
-    closeSync(this.fd);
+    // Not synced now: the commit that follows makes its records durable in DuckDB, and then the file
+    // goes without ever costing an fsync. Until then it stays open for `sync()`.
+    if (this.unsynced > 0) this.sealedUnsynced.push(this.fd);
+    else closeSync(this.fd);
+    this.sealedUnsyncedAppends += this.unsynced;
+    this.unsynced = 0;
     this.sealed.push(this.current);
     this.current += 1;
     this.fd = openSync(this.path(this.current), 'a');
@@ -113,12 +133,17 @@ export class Journal {
 
   /** Deletes the sealed files: their records are committed to DuckDB. */
   discardSealed(): void {
+    for (const fd of this.sealedUnsynced) closeSync(fd);
+    this.sealedUnsynced = [];
+    this.sealedUnsyncedAppends = 0;
     for (const n of this.sealed) unlinkSync(this.path(n));
     this.sealed = [];
   }
 
   /** Closes the file; with `discard`, every journal file is deleted (all of it is committed). */
   close(discard: boolean): void {
+    for (const fd of this.sealedUnsynced) closeSync(fd);
+    this.sealedUnsynced = [];
     if (this.fd !== null) closeSync(this.fd);
     this.fd = null;
     if (discard) {
@@ -132,16 +157,41 @@ export class Journal {
   }
 }
 
-function encode(record: JournalRecord): Line {
-  const line: Line = {};
-  if (record.puts.length > 0) line.p = record.puts.map((r) => [r.key, r.value, r.metadata, r.createdAt, r.updatedAt, r.expiresAt]);
-  if (record.deletes.length > 0) line.d = record.deletes;
-  return line;
+function encode(record: JournalRecord): string {
+  const header: Header = {};
+  let texts = '';
+  if (record.puts.length > 0) {
+    header.p = record.puts.map((r) => {
+      texts += r.value + r.metadata;
+      return [r.key, r.value.length, r.metadata.length, r.createdAt, r.updatedAt, r.expiresAt];
+    });
+  }
+  if (record.deletes.length > 0) header.d = record.deletes;
+  return `#${JSON.stringify(header)}\t${texts}`;
 }
 
-function decode(line: Line): JournalRecord {
+function decode(body: string): JournalRecord {
+  if (!body.startsWith('#')) {
+    const line = JSON.parse(body) as Line;
+    return {
+      puts: (line.p ?? []).map(([key, value, metadata, createdAt, updatedAt, expiresAt]) => ({ key, value, metadata, createdAt, updatedAt, expiresAt })),
+      deletes: line.d ?? [],
+    };
+  }
+  // JSON text escapes every tab, so the first one ends the header.
+  const tab = body.indexOf('\t');
+  const header = JSON.parse(body.slice(1, tab)) as Header;
+  let at = tab + 1;
+  const take = (length: number): string => body.slice(at, (at += length));
   return {
-    puts: (line.p ?? []).map(([key, value, metadata, createdAt, updatedAt, expiresAt]) => ({ key, value, metadata, createdAt, updatedAt, expiresAt })),
-    deletes: line.d ?? [],
+    puts: (header.p ?? []).map(([key, valueLength, metadataLength, createdAt, updatedAt, expiresAt]) => ({
+      key,
+      value: take(valueLength),
+      metadata: take(metadataLength),
+      createdAt,
+      updatedAt,
+      expiresAt,
+    })),
+    deletes: header.d ?? [],
   };
 }

@@ -15,7 +15,7 @@ import type { CommitBatch, DocRow, EntryRow, StorageFormat, TermRow } from '@ltm
 import { classifyDuckDBError } from '@ltm/engine-duckdb';
 import type { DuckDBQueryEngine, EngineConnection } from '@ltm/engine-duckdb';
 import { indexRowsOf } from '../search/searcher.js';
-import type { CommitListener } from '../search/searcher.js';
+import type { ChangeListener, ChangeSource, IndexRows } from '../search/searcher.js';
 import type { Durability, JournalRecord } from './journal.js';
 import { Journal } from './journal.js';
 import { ReadCache } from './read-cache.js';
@@ -34,6 +34,7 @@ export interface TableStoreOptions {
   writable: boolean;
   durability: Durability;
   cacheBytes: number;
+  /** The applier commits once writes have paused this long (or past `applyBatch`, or `MAX_APPLY_LAG_MS`). */
   applyDelayMs: number;
   applyBatch: number;
   /** How often a read-only store asks its format whether the data changed. */
@@ -45,6 +46,16 @@ interface Pending {
   row: EntryRow | null;
   /** Sequence number of the write call that made it. */
   seq: number;
+  /** The search index rows of `row`, once analyzed (see `deliver`). */
+  index: IndexRows | null;
+}
+
+/** An acknowledged write call waiting for its text analysis, and what of it is done. */
+interface Undelivered {
+  seq: number;
+  record: JournalRecord;
+  /** Index rows of `record.puts[0..analyzed.length)`. */
+  analyzed: IndexRows[];
 }
 
 interface KeyInfo {
@@ -56,8 +67,12 @@ interface KeyInfo {
 
 /** Past this many operations waiting on a failing applier, writes are refused rather than piling up. */
 const MAX_BACKLOG = 200_000;
+/** Under a steady stream of writes, the applier still commits at least this often. */
+const MAX_APPLY_LAG_MS = 1000;
+/** The applier analyzes text in slices of about this long, so calls keep being answered meanwhile. */
+const ANALYSIS_SLICE_MS = 4;
 
-export class TableStore implements Store {
+export class TableStore implements Store, ChangeSource {
   refs = 1;
   private readonly memtable = new Map<string, Pending>();
   /** Every key the table holds (live or expired-not-yet-removed), with what writes need to know. */
@@ -68,13 +83,19 @@ export class TableStore implements Store {
   private lastNow = 0;
   private applying: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  private timerDelay = 0;
+  private lastWriteAt = 0;
+  /** When the oldest write the applier has not taken yet was acknowledged; null when there is none. */
+  private pendingSince: number | null = null;
   private applyError: LTMError | null = null;
   private failures = 0;
   private applies = 0;
   private appliedOps = 0;
   private closed = false;
   private lastRefresh = Date.now();
-  private readonly commitListeners = new Set<CommitListener>();
+  private readonly listeners = new Set<ChangeListener>();
+  /** Acknowledged writes not yet analyzed and handed to the listeners, oldest first. */
+  private undelivered: Undelivered[] = [];
 
   private constructor(private readonly options: TableStoreOptions) {
     this.cache = new ReadCache(options.cacheBytes);
@@ -153,20 +174,23 @@ export class TableStore implements Store {
     this.journal?.append(record); // throws before anything changes in memory
     this.lastNow = now;
     this.remember(record);
+    this.lastWriteAt = now;
+    this.pendingSince ??= now;
     this.scheduleApply();
     return outcomes;
   }
 
-  /** Records a journaled write in memory: memtable, directory and cache. */
+  /** Records a journaled write in memory: memtable, directory and cache; its analysis comes later. */
   private remember(record: JournalRecord): void {
     const seq = ++this.seq;
+    this.undelivered.push({ seq, record, analyzed: [] });
     for (const row of record.puts) {
-      this.memtable.set(row.key, { row, seq });
+      this.memtable.set(row.key, { row, seq, index: null });
       this.directory.set(row.key, { createdAt: row.createdAt, expiresAt: row.expiresAt, seq });
       this.cache.delete(row.key);
     }
     for (const key of record.deletes) {
-      this.memtable.set(key, { row: null, seq });
+      this.memtable.set(key, { row: null, seq, index: null });
       this.directory.delete(key);
       this.cache.delete(key);
     }
@@ -256,7 +280,7 @@ export class TableStore implements Store {
     this.directory.clear();
     this.cache.clear();
     await this.loadDirectory();
-    this.notifyCommit(null); // the search's in-memory index no longer matches: it rebuilds
+    for (const listener of this.listeners) listener.reset(); // the search's in-memory index rebuilds
   }
 
   // ---- applying the memtable to the format ------------------------------------------------------
@@ -294,19 +318,38 @@ export class TableStore implements Store {
     return flushed;
   }
 
+  /**
+   * Never applies inside the write call that asks for it: a write returns once journaled, and the
+   * applier runs from the event loop. It waits for writes to pause `applyDelayMs` (a busy caller pays
+   * for fewer, larger commits, and no commit competes with its reads), but no longer than
+   * `MAX_APPLY_LAG_MS`, and starts at once past `applyBatch` pending operations.
+   */
   private scheduleApply(): void {
     if (!this.options.writable) return;
-    if (this.memtable.size >= this.options.applyBatch) {
-      void this.apply();
-      return;
-    }
-    // After failures, back off (up to 5 s) instead of hammering a store that cannot take writes.
-    const delay = this.failures === 0 ? this.options.applyDelayMs : Math.min(5000, 50 * 2 ** this.failures);
-    this.timer ??= setTimeout(() => {
+    const delay = this.applyDelay();
+    if (this.timer && delay === 0 && this.timerDelay > 0) {
+      clearTimeout(this.timer);
       this.timer = null;
-      void this.apply();
+    }
+    if (this.timer) return;
+    this.timerDelay = delay;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      if (this.applyDelay() > 0 && this.failures === 0) this.scheduleApply();
+      else void this.apply();
     }, delay);
     this.timer.unref();
+  }
+
+  /** How long the applier should still wait. */
+  private applyDelay(): number {
+    // After failures, back off (up to 5 s) instead of hammering a store that cannot take writes.
+    if (this.failures > 0) return Math.min(5000, 50 * 2 ** this.failures);
+    if (this.memtable.size >= this.options.applyBatch) return 0;
+    const now = Date.now();
+    const quiet = this.lastWriteAt + this.options.applyDelayMs - now;
+    const lag = (this.pendingSince ?? now) + MAX_APPLY_LAG_MS - now;
+    return Math.max(0, Math.min(quiet, lag));
   }
 
   /** One apply at a time; resolves when the memtable as of its start is committed (or failed). */
@@ -322,34 +365,22 @@ export class TableStore implements Store {
   }
 
   private async applyOnce(): Promise<void> {
-    // Everything appended so far is sealed: after the commit, those journal files can go.
+    while (!this.deliver(ANALYSIS_SLICE_MS)) await new Promise<void>((resolve) => setImmediate(resolve));
+    // From here to the commit call nothing awaits: every taken entry is analyzed, and everything
+    // appended to the journal so far is sealed (after the commit, those files can go).
     this.journal?.seal();
+    this.pendingSince = null;
     const taken = [...this.memtable];
-    const batch: CommitBatch = { puts: [], deletes: [] };
-    const terms: TermRow[] = [];
-    const docs: DocRow[] = [];
-    for (const [key, pending] of taken) {
-      if (pending.row === null) {
-        batch.deletes.push(key);
-        continue;
-      }
-      batch.puts.push(pending.row);
-      const index = indexRowsOf(pending.row);
-      terms.push(...index.terms);
-      docs.push(index.doc);
-    }
-    batch.terms = terms;
-    batch.docs = docs;
+    const batch = this.batchOf(taken);
     try {
       await this.format.commit(batch);
     } catch (error) {
-      this.notifyCommit(null);
+      this.pendingSince ??= Date.now();
       const failure = toFailure(error);
       this.applyError = error instanceof LTMError ? error : new LTMError(failure.errorType, failure.error, { cause: error });
       this.failures += 1;
       return;
     }
-    this.notifyCommit(batch);
     this.applyError = null;
     this.failures = 0;
     this.applies += 1;
@@ -363,20 +394,96 @@ export class TableStore implements Store {
     }
   }
 
-  /** Calls `listener` after every commit to the format (the search keeps its in-memory index with it). */
-  onCommit(listener: CommitListener): () => void {
-    this.commitListeners.add(listener);
-    return () => this.commitListeners.delete(listener);
+  /** The commit of memtable entries (all analyzed), with their index rows. */
+  private batchOf(entries: readonly [string, Pending][]): CommitBatch {
+    const batch: CommitBatch = { puts: [], deletes: [] };
+    const terms: TermRow[] = [];
+    const docs: DocRow[] = [];
+    for (const [key, pending] of entries) {
+      if (pending.row === null) {
+        batch.deletes.push(key);
+        continue;
+      }
+      batch.puts.push(pending.row);
+      const index = pending.index ?? indexRowsOf(pending.row);
+      for (const term of index.terms) terms.push(term);
+      docs.push(index.doc);
+    }
+    batch.terms = terms;
+    batch.docs = docs;
+    return batch;
   }
 
-  /** `null`: a commit failed, with an unknown effect. A listener's failure never fails the commit. */
-  private notifyCommit(batch: CommitBatch | null): void {
-    for (const listener of this.commitListeners) {
+  // ---- the search's view of acknowledged writes -------------------------------------------------
+
+  /**
+   * Calls `listener` with every acknowledged write, in write order, once its text is analyzed: the
+   * search keeps its in-memory index with them, ahead of what the applier has committed to DuckDB.
+   */
+  onChange(listener: ChangeListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Hands every acknowledged write to the listeners (a read-only store first looks for a new version). */
+  async current(): Promise<void> {
+    await this.refreshIfStale();
+    this.deliver(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * What the format's relations may lack: every acknowledged write not yet committed, latest per key,
+   * with its index rows. Every acknowledged write is handed to the listeners first.
+   */
+  uncommitted(): CommitBatch {
+    this.deliver(Number.POSITIVE_INFINITY);
+    return this.batchOf([...this.memtable]);
+  }
+
+  async uncommittedEntries(): Promise<ReadonlyMap<string, EntryRow | null>> {
+    await this.refreshIfStale();
+    const entries = new Map<string, EntryRow | null>();
+    for (const [key, pending] of this.memtable) entries.set(key, pending.row);
+    return entries;
+  }
+
+  /**
+   * Analyzes acknowledged writes in write order (each put's text once: the index rows serve both the
+   * listeners and the commit), handing each write call to the listeners when all of it is analyzed.
+   * Stops once `budgetMs` have passed; true when nothing is left.
+   */
+  private deliver(budgetMs: number): boolean {
+    const deadline = budgetMs === Number.POSITIVE_INFINITY ? budgetMs : performance.now() + budgetMs;
+    let done = 0;
+    try {
+      for (; done < this.undelivered.length; done++) {
+        const { seq, record, analyzed } = this.undelivered[done] as Undelivered;
+        while (analyzed.length < record.puts.length) {
+          const row = record.puts[analyzed.length] as EntryRow;
+          const index = indexRowsOf(row);
+          analyzed.push(index);
+          const pending = this.memtable.get(row.key);
+          if (pending?.seq === seq) pending.index = index;
+          if (performance.now() >= deadline) return false;
+        }
+        if (this.listeners.size > 0) {
+          const change: CommitBatch = { puts: record.puts, deletes: record.deletes, terms: analyzed.flatMap((index) => index.terms), docs: analyzed.map((index) => index.doc) };
+          this.notify(change);
+        }
+      }
+      return true;
+    } finally {
+      this.undelivered.splice(0, done);
+    }
+  }
+
+  /** A listener that fails to follow a change starts over instead (it never fails the write). */
+  private notify(change: CommitBatch): void {
+    for (const listener of this.listeners) {
       try {
-        if (batch) listener.committed(batch);
-        else listener.failed();
+        listener.changed(change);
       } catch {
-        listener.failed();
+        listener.reset();
       }
     }
   }
@@ -460,7 +567,7 @@ export class TableStore implements Store {
         batch.docs?.push(index.doc);
       }
       await this.format.commit(batch);
-      this.notifyCommit(batch);
+      this.notify(batch);
     }
   }
 }

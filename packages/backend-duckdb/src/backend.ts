@@ -127,7 +127,8 @@ export class DuckDBLTMBackend implements LTMBackend {
     }
     const shared = options.queryEngine;
     const cloud = cloudEngineOptions(options, shared !== undefined);
-    const format = await loadFormat(resolved, cloud.credentials ?? {});
+    // The Parquet format's SDK clients reach the store with the identity of the engine that reads it.
+    const format = await loadFormat(resolved, shared?.cloudIdentity() ?? { credentials: cloud.credentials ?? {}, env: process.env });
     const local = !isCloudUri(resolved.uri);
     // The native format is a DuckDB database file: the engine opens it. Other formats keep their data
     // elsewhere (Parquet files) and read it through a private in-memory DuckDB.
@@ -512,10 +513,13 @@ function redactUri(uri: string): string {
   return uri.replace(/\?.*$/, '').replace(/\/\/[^@/]*@/, '//');
 }
 
-async function loadFormat(options: ResolvedOptions, credentials: CloudCredentialOptions): Promise<StorageFormat<Engine>> {
+async function loadFormat(
+  options: ResolvedOptions,
+  identity: { credentials: CloudCredentialOptions; env: NodeJS.ProcessEnv },
+): Promise<StorageFormat<Engine>> {
   if (typeof options.format === 'object') return options.format;
   if (selectFormatName(options.uri, options.format) === 'native') return createNativeFormat();
-  return createParquetFormat(parquetClients(credentials, process.env));
+  return createParquetFormat(parquetClients(identity.credentials, identity.env));
 }
 
 /**

@@ -142,6 +142,7 @@ export class DuckDBQueryEngine {
   private readonly listeners = new Set<(event: EngineEvent) => void>();
   private readonly extensionManager: ExtensionManager;
   private readonly remote: RemoteAccess;
+  private readonly identity: { credentials: CloudCredentialOptions; env: Environment };
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -169,6 +170,7 @@ export class DuckDBQueryEngine {
       (sql, params) => this.run(sql, params),
       emit,
     );
+    this.identity = { credentials: settings.credentials, env: settings.env };
     this.remote = new RemoteAccess(
       handle.instance,
       settings.credentials,
@@ -286,6 +288,16 @@ export class DuckDBQueryEngine {
   /** Loads a DuckDB extension (once) from the extension directory; `dependency_missing` names the fix. */
   loadExtension(name: ExtensionName): Promise<void> {
     return this.extensionManager.require(name, `the ${name} extension`);
+  }
+
+  /**
+   * The cloud credentials this engine was opened with, and the environment it reads the missing ones from:
+   * for clients that must reach the same stores as this engine with the same identity (a format's
+   * object-store SDK, which lists, creates and deletes what DuckDB reads). Hand it to such a client only;
+   * never log or print it.
+   */
+  cloudIdentity(): { credentials: CloudCredentialOptions; env: Environment } {
+    return this.identity;
   }
 
   /**

@@ -17,6 +17,7 @@ import { outboxDirectoryFor } from '../src/store/outbox.js';
 import { ok, tempDir } from './helpers.js';
 
 const writer = fileURLToPath(new URL('./fixtures/outbox-writer.mjs', import.meta.url));
+const claimer = fileURLToPath(new URL('./fixtures/outbox-claimer.mjs', import.meta.url));
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -261,6 +262,27 @@ describe('outbox files left by a process that is gone', () => {
     const [one, two] = await Promise.all([open(at), open(at)]);
     const claimed = [await outboxOf(one), await outboxOf(two)].map((stats) => stats.claimedFiles);
     expect(claimed.sort()).toEqual([0, 1]);
+  });
+
+  it('two processes opening at once: exactly one claims the file, and its writes are replayed once', async () => {
+    const at = place();
+    await orphan(at, line({ w: [put('a', 1)] }) + line({ w: [put('b', 2), put('c', 3)] }));
+    const runClaimer = () =>
+      new Promise<{ flushed: { success: boolean }; outbox: { claimedFiles: number; replayed: number } }>((resolve, reject) => {
+        const child = spawn(process.execPath, [claimer, at.uri, at.outboxDirectory], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(stdout)) : reject(new Error(`claimer exited ${code}: ${stderr}`))));
+      });
+    const results = await Promise.all([runClaimer(), runClaimer()]);
+    for (const result of results) expect(result.flushed.success).toBe(true);
+    expect(results.map((r) => r.outbox.claimedFiles).sort()).toEqual([0, 1]);
+    expect(results.map((r) => r.outbox.replayed).sort()).toEqual([0, 2]);
+    const reader = await DuckDBLTMBackend.open({ uri: at.uri, readOnly: true });
+    cleanups.push(() => reader.close());
+    expect(ok(await reader.retrieveMany(['a', 'b', 'c'])).items.map((item) => item.value)).toEqual([1, 2, 3]);
   });
 
   it('a writer killed with SIGKILL while its writes are queued loses none of the acknowledged ones', async () => {

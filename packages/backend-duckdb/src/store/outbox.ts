@@ -542,8 +542,8 @@ export class OutboxStore implements Store {
     return true;
   }
 
-  /** Removes replayed writes from the head of the queue and records them done in their files. */
-  private dequeue(writes: readonly QueuedWrite[]): void {
+  /** Removes replayed (or set aside) writes from the head of the queue and records them done in their files. */
+  private dequeue(writes: readonly QueuedWrite[], replayed = true): void {
     this.queue.splice(0, writes.length);
     const perFile = new Map<OutboxFile, number>();
     for (const write of writes) {
@@ -556,7 +556,7 @@ export class OutboxStore implements Store {
         file.remove();
       } else file.markDone(count);
     }
-    this.counters.replayed += writes.length;
+    if (replayed) this.counters.replayed += writes.length;
   }
 
   /** A write the store refuses for good (it never should: calls are validated before they are queued). */
@@ -570,8 +570,7 @@ export class OutboxStore implements Store {
       closeSync(fd);
     }
     this.counters.rejected += 1;
-    this.dequeue([write]);
-    this.counters.replayed -= 1;
+    this.dequeue([write], false);
   }
 
   private scheduleReplay(delayMs: number): void {

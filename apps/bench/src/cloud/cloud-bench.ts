@@ -107,6 +107,8 @@ export interface CloudWriteSide {
   requests: ProxyCounts;
   /** CPU time of all writer processes during the phase (the machine's cores are shared by all of them). */
   cpuMs: number;
+  /** Acknowledged writes of each process, in process order: how evenly the store served them. */
+  perProcess: number[];
   /** Ours: commits made by all processes (their write pipelines' applies). */
   commits?: number;
   /** Peer: sessions, lock attempts and bytes moved, summed over the processes. */
@@ -287,7 +289,7 @@ async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: st
     const sessions = side === 'peer' ? sumCounters(results.map((r) => r.sessions).filter((s) => s !== undefined)) : undefined;
     return {
       results,
-      side: { stats, acked, requests, cpuMs, ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
+      side: { stats, acked, requests, cpuMs, perProcess: results.map((r) => r.acked), ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
     };
   } finally {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -71,6 +71,7 @@ function formatRequests(report: CloudReport): string {
     ['  412 Precondition Failed', `${ours.requests.byStatus[412] ?? 0} (log numbers lost to another writer)`, `${peer.requests.byStatus[412] ?? 0} (lock held by another writer)`],
     ['  per unit of work', oursPerCommit(ours), peerPerSession(peer)],
     ['writer processes\' CPU time', cpu(ours, report.environment.cores), cpu(peer, report.environment.cores)],
+    ['acknowledged writes per process', ours.perProcess.join(', '), peer.perProcess.join(', ')],
     ['retrieve (warm key), per call', perCall(warmOurs), perCall(warmPeer)],
     ['retrieve (cold key), per call', perCall(coldOurs), perCall(coldPeer)],
     ['retrieve (first read after open), per call', perCall(firstOurs), '-'],

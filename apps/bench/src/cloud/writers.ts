@@ -38,8 +38,7 @@ export interface WriterResult {
   index: number;
   /** Writes acknowledged as durable on the object store; they are the first `acked` memories of the process. */
   acked: number;
-  /** Epoch ms (fractional) when the process started writing, and when its last write was durable. */
-  startedAt: number;
+  /** Epoch ms (fractional) when the process's last write was durable. */
   endedAt: number;
   /** Per write, from the call to its durable acknowledgement. */
   latenciesMs: number[];
@@ -119,7 +118,6 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
       const memories = writerMemories(config.seed, config.index);
       const latenciesMs: number[] = [];
       await waitUntil(startAt);
-      const startedAt = now();
       const cpu = process.cpuUsage();
       const caller = async (): Promise<void> => {
         while (now() < deadline) {
@@ -142,7 +140,6 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
       return {
         index: config.index,
         acked: latenciesMs.length,
-        startedAt,
         endedAt,
         latenciesMs,
         cpuMs,
@@ -168,7 +165,6 @@ async function openPeerWriter(config: WriterConfig): Promise<Writer> {
       const counters = emptyCounters();
       const latenciesMs: number[] = [];
       await waitUntil(startAt);
-      const startedAt = now();
       const cpu = process.cpuUsage();
       while (now() < deadline) {
         const sessionStarted = now();
@@ -188,7 +184,7 @@ async function openPeerWriter(config: WriterConfig): Promise<Writer> {
         for (let i = 0; i < config.sessionStores; i += 1) latenciesMs.push(durable - sessionStarted);
       }
       const endedAt = now();
-      return { index: config.index, acked: latenciesMs.length, startedAt, endedAt, latenciesMs, cpuMs: cpuSince(cpu), sessions: counters };
+      return { index: config.index, acked: latenciesMs.length, endedAt, latenciesMs, cpuMs: cpuSince(cpu), sessions: counters };
     },
     async close() {
       client.destroy();

@@ -3,7 +3,7 @@
 // they are replayed in call order once the store answers, and a backlog left by a killed process is
 // claimed and replayed by the next open. Bad input never goes to the outbox.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,8 @@ class FlakyParquet extends ParquetFormat {
   gate: Promise<void> | null = null;
   commitsStarted = 0;
   failNext = 0;
+  /** A batch holding this key is refused as bad data. */
+  refuseKey: string | null = null;
 
   override async commit(batch: CommitBatch): Promise<void> {
     this.commitsStarted += 1;
@@ -39,6 +41,7 @@ class FlakyParquet extends ParquetFormat {
       throw unreachable();
     }
     if (this.failure) throw this.failure;
+    if (batch.puts.some((row) => row.key === this.refuseKey)) throw new LTMError('validation_error', 'a value of the batch is not valid JSON; nothing was stored');
     return super.commit(batch);
   }
 }
@@ -94,7 +97,7 @@ describe('while the store cannot be reached', () => {
     // flush() cannot reach the store: it says so and how many writes wait, and keeps them.
     const flushed = await backend.flush();
     expect(flushed).toMatchObject({ success: false, errorType: 'connection_error', retryable: true });
-    if (!flushed.success) expect(flushed.error).toMatch(/6 queued write\(s\) wait in the local outbox .*ECONNREFUSED/);
+    if (!flushed.success) expect(flushed.error).toMatch(/6 queued write\(s\) wait in the local outbox .*ECONNREFUSED.*call flush\(\) again later/);
     expect(await outboxOf(backend)).toMatchObject({ queuedWrites: 5, lastReplayError: expect.stringContaining('ECONNREFUSED') });
 
     format.failure = null;
@@ -157,6 +160,29 @@ describe('while the store cannot be reached', () => {
     expect(await outboxOf(backend)).toMatchObject({ queuedWrites: 0, queued: 0 });
     format.failure = null;
     expect(ok(await backend.retrieve('k')).found).toBe(false);
+  });
+
+  it('on replay, an auth failure keeps the backlog and says so; a write the store refuses for good is set aside', async () => {
+    const at = place();
+    const format = new FlakyParquet({ refreshIntervalMs: 0 });
+    const backend = await open({ ...at, format });
+    format.failure = unreachable();
+    ok(await backend.store('refused', 1));
+    ok(await backend.store('fine', 2));
+    format.failure = new LTMError('auth_failed', 'cannot create _log/7.json: access denied (check the credentials)');
+    const flushed = await backend.flush();
+    expect(flushed).toMatchObject({ success: false, errorType: 'auth_failed' });
+    expect(await outboxOf(backend)).toMatchObject({ queuedWrites: 2, lastReplayError: expect.stringContaining('auth_failed: cannot create') });
+
+    // One queued write is refused as bad data: it goes to rejected.jsonl, the other one goes through.
+    format.failure = null;
+    format.refuseKey = 'refused';
+    expect(ok(await backend.flush()).flushed).toBe(2);
+    expect(await outboxOf(backend)).toMatchObject({ queuedWrites: 0, rejected: 1, replayed: 1 });
+    const rejected = readFileSync(join(String((await outboxOf(backend)).directory), 'rejected.jsonl'), 'utf8').trim().split('\n');
+    expect(rejected).toHaveLength(1);
+    expect(JSON.parse(rejected[0]!)).toMatchObject({ error: expect.stringContaining('validation_error'), ops: [['refused', '1', '{}', null]] });
+    expect(ok(await backend.retrieveMany(['refused', 'fine'])).items.map((item) => item.found)).toEqual([false, true]);
   });
 
   it('without the fallback, writes fail cleanly and earlier data is intact', async () => {

@@ -44,7 +44,7 @@ import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LTMError } from '@ltm/core';
-import type { EntryRow, StorageFormat } from '@ltm/core';
+import type { EntryRow, ErrorType, StorageFormat } from '@ltm/core';
 import { isInfrastructureFailure, type DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import type { OpOutcome, Store, WriteOp } from './types.js';
 
@@ -287,7 +287,7 @@ export class OutboxStore implements Store {
   /** The files are released: nothing more can be queued. */
   private released = false;
   private readonly counters = { queued: 0, replayed: 0, claimedFiles: 0, rejected: 0, corruptFiles: 0 };
-  private lastReplayError: { message: string; at: number } | null = null;
+  private lastReplayError: { message: string; at: number; errorType: ErrorType } | null = null;
 
   private constructor(
     private readonly inner: Store,
@@ -374,10 +374,11 @@ export class OutboxStore implements Store {
     if (!drained) {
       this.scheduleReplay(this.nextDelay());
       const left = this.queue.reduce((n, w) => n + w.ops.length, 0);
+      const last = this.lastReplayError;
+      // The replay's own failure type (connection_error, circuit_open, auth_failed, ...), so the fix it names applies.
       throw new LTMError(
-        'connection_error',
-        `${left} queued write(s) wait in the local outbox ${this.directory}: the store cannot be reached (${this.lastReplayError?.message ?? 'unknown error'}). They are durable locally and are replayed when it answers; call flush() again later`,
-        { retryable: true },
+        last?.errorType ?? 'connection_error',
+        `${left} queued write(s) wait in the local outbox ${this.directory}: the store did not take them (${last?.message ?? 'unknown error'}). They are durable locally and are replayed when it does; call flush() again later`,
       );
     }
     return inFlight + backlog;
@@ -598,7 +599,7 @@ export class OutboxStore implements Store {
   }
 
   private noteReplayError(error: unknown): void {
-    this.lastReplayError = { message: describe(error), at: Date.now() };
+    this.lastReplayError = { message: describe(error), at: Date.now(), errorType: error instanceof LTMError ? error.errorType : 'query_error' };
   }
 
   /** Takes over the files of processes of this host that are gone, oldest first, and queues their writes. */

@@ -578,9 +578,16 @@ export class OutboxStore implements Store {
     if (this.closed || this.timer !== null) return;
     this.timer = setTimeout(() => {
       this.timer = null;
-      void this.replay().then((drained) => {
-        if (!drained) this.scheduleReplay(this.nextDelay(true));
-      });
+      this.replay().then(
+        (drained) => {
+          if (!drained) this.scheduleReplay(this.nextDelay(true));
+        },
+        (error: unknown) => {
+          // A local fault (the outbox directory became unwritable, say): keep the backlog and try again.
+          this.noteReplayError(error);
+          this.scheduleReplay(this.nextDelay(true));
+        },
+      );
     }, delayMs);
     // A backlog does not keep the process alive: it is durable, and the next open replays it.
     this.timer.unref();

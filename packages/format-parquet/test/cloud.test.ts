@@ -148,6 +148,16 @@ describe('the format on S3', () => {
         { key: 'a', value: '{"key":"a"}' },
         { key: 'b', value: '{"n":2}' },
       ]);
+      // The live-state view for plain DuckDB reads the segments and inline records by their s3:// URLs.
+      const second = new ParquetFormat({ ...cloud.formatOptions, refreshIntervalMs: 0 });
+      await second.open({ engine, uri, tableName: 'ltm_store', readOnly: false });
+      await second.commit(batchOf([entry('c', { value: '"inline"' })], ['a']));
+      await engine.run(second.liveViewSql('live_s3'));
+      expect(await engine.query('SELECT key, value::VARCHAR AS value FROM live_s3 ORDER BY key')).toEqual([
+        { key: 'b', value: '{"n":2}' },
+        { key: 'c', value: '"inline"' },
+      ]);
+      await second.close();
       await reader.close();
     } finally {
       await engine.close();

@@ -14,3 +14,8 @@ export { measurePointQuery } from './reference.js';
 export type { PointQueryResult } from './reference.js';
 export { loadAndMeasure, measureResidentMemory } from './memory.js';
 export type { MemoryLoad, MemorySample } from './memory.js';
+export { DEFAULT_CLOUD_CONFIG, QUICK_CLOUD_CONFIG, runCloudBench } from './cloud/cloud-bench.js';
+export type { CloudBenchOptions, CloudConfig, CloudPhase, CloudReport, CloudStats, CloudWriteSide } from './cloud/cloud-bench.js';
+export { formatCloudReport } from './cloud/cloud-report.js';
+export { download, openBlobSession } from './cloud/dlu-peer.js';
+export type { BlobLocation, BlobSession, LockBackoff, SessionCounters } from './cloud/dlu-peer.js';

@@ -1,7 +1,7 @@
 // Latency and storage numbers of ParquetFormat on local disk or on the rig's S3 emulator. Not a test:
 // numbers vary with the machine and its load. Build first (`turbo run build --filter=@ltm/format-parquet...`):
 //   node packages/format-parquet/bench/format.mjs [--s3 [--latency 30]] [--writes 300] [--entries 10000] [--fsync]
-//     [--only writes,reads,storage,search] [--docs 6046] [--searches 100]
+//     [--only writes,reads,storage,search] [--docs 6046] [--searches 100] [--row-group-rows 2048]
 // --s3 starts the rig; --latency puts a loopback proxy in front of the emulator that delays every chunk by
 // half the given round-trip time in each direction.
 // Reports:
@@ -41,6 +41,7 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: 'writes,reads,storage,search' },
     docs: { type: 'string', default: '6046' },
     searches: { type: 'string', default: '100' },
+    'row-group-rows': { type: 'string' },
   },
 });
 const SECTIONS = new Set(args.only.split(','));
@@ -96,7 +97,8 @@ if (args.s3) {
 }
 let stores = 0;
 const newUri = () => `${base}/${stores++}`;
-const open = (uri, options = {}) => openStore(uri, { fsync: args.fsync, ...options });
+const open = (uri, options = {}) =>
+  openStore(uri, { fsync: args.fsync, ...(args['row-group-rows'] === undefined ? {} : { rowGroupRows: Number(args['row-group-rows']) }), ...options });
 
 function entry(key, n) {
   const now = Date.now();

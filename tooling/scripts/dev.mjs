@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // The project's one entry point for people and CI: `npm run demo`, `npm test`, `npm run bench`.
-// It needs only Node 20 and npm: it installs the pinned pnpm (from package.json's packageManager)
+// It needs only Node 20.15+ and npm: it installs the pinned pnpm (from package.json's packageManager)
 // through npx, installs the workspace, provisions what the tests need and builds, then runs the task.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 15)) {
+  console.error(`✖ ltm needs Node.js 20.15 or newer (this is ${process.version}): install a current Node 20 or 22 and run this again`);
+  process.exit(1);
+}
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const [task = 'test', ...args] = process.argv.slice(2);

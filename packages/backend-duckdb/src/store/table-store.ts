@@ -174,8 +174,9 @@ export class TableStore implements Store, ChangeSource {
     this.journal?.append(record); // throws before anything changes in memory
     this.lastNow = now;
     this.remember(record);
-    this.lastWriteAt = now;
-    this.pendingSince ??= now;
+    // Wall time: `now` runs ahead of it when many writes land within a millisecond.
+    this.lastWriteAt = Date.now();
+    this.pendingSince ??= this.lastWriteAt;
     this.scheduleApply();
     return outcomes;
   }

@@ -229,9 +229,7 @@ export class DuckDBLTMBackend implements LTMBackend {
       this.assertWritable();
       validateKey(key);
       const [outcome] = await this.table.write([{ kind: 'delete', key }]);
-      // DeleteSuccess does not declare `queued` (core's contract); it is set the same way as on store.
-      const queued = outcome?.queued ? { queued: true as const } : {};
-      return { success: true, deleted: outcome?.existed ?? false, key, ...queued };
+      return { success: true, deleted: outcome?.existed ?? false, key, ...(outcome?.queued ? { queued: true as const } : {}) };
     });
   }
 

@@ -48,6 +48,8 @@ export interface DeleteSuccess {
   /** `false` when there was no live entry under the key. */
   deleted: boolean;
   key: string;
+  /** Set when the delete was accepted into a durable local outbox and will reach the store later. */
+  queued?: true;
 }
 
 export interface SearchOptions {

@@ -273,20 +273,12 @@ const ENTRY_JSON_SHAPE = JSON.stringify([
     doc_extra_length: 'INTEGER',
   },
 ]);
-const TERM_JSON_SHAPE = JSON.stringify([{ seq: 'BIGINT', key: 'VARCHAR', field: 'TINYINT', term: 'VARCHAR', tf: 'INTEGER' }]);
 
 export function insertTailEntriesSql(names: ViewNames): string {
   return (
     `INSERT INTO ${names.catalog}.main.tail_entries SELECT r.seq, r.key, r.operation, r.value::JSON, r.metadata::JSON, ` +
     'make_timestamp(r.created_at * 1000), make_timestamp(r.updated_at * 1000), make_timestamp(r.expires_at * 1000), ' +
     `r.doc_length, r.doc_extra_length FROM (SELECT unnest(from_json($1::JSON, '${ENTRY_JSON_SHAPE}'), recursive := true)) AS r`
-  );
-}
-
-export function insertTailTermsSql(names: ViewNames): string {
-  return (
-    `INSERT INTO ${names.catalog}.main.tail_terms SELECT r.seq, r.key, r.field, r.term, r.tf ` +
-    `FROM (SELECT unnest(from_json($1::JSON, '${TERM_JSON_SHAPE}'), recursive := true)) AS r`
   );
 }
 

@@ -43,7 +43,6 @@ import {
   checkLocation,
   docsViewSql,
   entriesViewSql,
-  insertTailEntriesSql,
   invalidJsonCountSql,
   latestRowsSql,
   latestTermsSql,
@@ -772,7 +771,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
         statements.push([`DELETE FROM ${names.catalog}.main.${table} WHERE seq IN (SELECT unnest(CAST($1 AS BIGINT[])))`, [[...merged]]]);
       }
     }
-    if (entryRows.length > 0) statements.push([insertTailEntriesSql(names), [JSON.stringify(entryRows)]]);
+    /** Statements up to here clear the tail; the new tail rows go in after them, before the key index reads it. */
+    const tailCleared = statements.length;
     if (reset) {
       const sources = sqlSources(this.state.sources, url, (id) => this.numberOf(id), true);
       const ranks = new Map<number, number>();
@@ -794,10 +794,13 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const changed = reset ? null : changedKeys(change.steps);
     try {
       await engine.transaction(async (connection) => {
-        for (const [sql, params] of statements) await connection.run(sql, params);
-        // Postings are most of an inline commit (about 50 per entry): the appender loads them 3 to 5 times
-        // faster than JSON through from_json, and takes part in the transaction like any statement.
-        if (termRows.length > 0) await appendTailTerms(connection.raw, catalogName, termRows);
+        for (const [sql, params] of statements.slice(0, tailCleared)) await connection.run(sql, params);
+        // The appender loads rows 3 to 5 times faster than JSON through from_json (postings are most of an
+        // inline commit, about 50 per entry), and takes part in the transaction like any statement. Values
+        // and metadata were checked as JSON by the writer before its record was published.
+        if (entryRows.length > 0) await appendTail(connection.raw, catalogName, 'tail_entries', entryRows, appendEntry);
+        if (termRows.length > 0) await appendTail(connection.raw, catalogName, 'tail_terms', termRows, appendTerm);
+        for (const [sql, params] of statements.slice(tailCleared)) await connection.run(sql, params);
         // Another writer's segment: its keys are read back from the file (its key column was just read).
         for (const segment of changed?.unread ?? []) {
           const rows = await connection.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM read_parquet(${sqlString(url(segment.entries))})`);
@@ -1160,15 +1163,39 @@ class PublishError extends Error {
   }
 }
 
-async function appendTailTerms(connection: EngineConnection['raw'], catalog: string, rows: readonly (InlineTerm & { seq: number })[]): Promise<void> {
-  const appender = await connection.createAppender('tail_terms', 'main', catalog);
+type Appender = Awaited<ReturnType<EngineConnection['raw']['createAppender']>>;
+
+function appendEntry(appender: Appender, row: InlineEntry & { seq: number }): void {
+  appender.appendBigInt(BigInt(row.seq));
+  appender.appendVarchar(row.key);
+  appender.appendVarchar(row.operation);
+  for (const text of [row.value, row.metadata]) {
+    if (text === null) appender.appendNull();
+    else appender.appendVarchar(text);
+  }
+  for (const time of [row.created_at, row.updated_at, row.expires_at]) {
+    if (time === null) appender.appendNull();
+    else appender.appendBigInt(BigInt(time));
+  }
+  for (const length of [row.doc_length, row.doc_extra_length]) {
+    if (length === null) appender.appendNull();
+    else appender.appendInteger(length);
+  }
+}
+
+function appendTerm(appender: Appender, row: InlineTerm & { seq: number }): void {
+  appender.appendBigInt(BigInt(row.seq));
+  appender.appendVarchar(row.key);
+  appender.appendTinyInt(row.field);
+  appender.appendVarchar(row.term);
+  appender.appendInteger(row.tf);
+}
+
+async function appendTail<T>(connection: EngineConnection['raw'], catalog: string, table: string, rows: readonly T[], append: (appender: Appender, row: T) => void): Promise<void> {
+  const appender = await connection.createAppender(table, 'main', catalog);
   try {
     for (const row of rows) {
-      appender.appendBigInt(BigInt(row.seq));
-      appender.appendVarchar(row.key);
-      appender.appendTinyInt(row.field);
-      appender.appendVarchar(row.term);
-      appender.appendInteger(row.tf);
+      append(appender, row);
       appender.endRow();
     }
     appender.flushSync();

@@ -104,7 +104,9 @@ function entriesOf(source: SqlSource, names: ViewNames, tag: string): string {
     );
   }
   return (
-    `SELECT t.key, t.seq AS version, t.operation, t.value, t.metadata, t.created_at, t.updated_at, t.expires_at, t.doc_length, t.doc_extra_length${tag} ` +
+    'SELECT t.key, t.seq AS version, t.operation, t.value, t.metadata, make_timestamp(t.created_at * 1000) AS created_at, ' +
+    'make_timestamp(t.updated_at * 1000) AS updated_at, make_timestamp(t.expires_at * 1000) AS expires_at, ' +
+    `t.doc_length, t.doc_extra_length${tag} ` +
     `FROM ${names.catalog}.main.tail_entries AS t SEMI JOIN ${tailKeys(names)} AS k ON t.key = k.key AND t.seq = k.seq WHERE ${tailRange(source)}`
   );
 }
@@ -156,11 +158,14 @@ export function termsViewSql(sources: readonly SqlSource[], names: ViewNames): s
     : `SELECT key, field, term, tf FROM (${rows})`;
 }
 
-/** The tail (inline commits until a compaction folds them into a segment) and the key index. */
+/**
+ * The tail (inline commits until a compaction folds them into a segment) and the key index. The tail
+ * keeps times as epoch ms, as the log records do, so rows go in through the appender as they are.
+ */
 export function tablesSql(names: ViewNames): string[] {
   return [
     `CREATE TABLE ${names.catalog}.main.tail_entries(seq BIGINT, key VARCHAR, operation VARCHAR, value JSON, metadata JSON, ` +
-      'created_at TIMESTAMP, updated_at TIMESTAMP, expires_at TIMESTAMP, doc_length INTEGER, doc_extra_length INTEGER)',
+      'created_at BIGINT, updated_at BIGINT, expires_at BIGINT, doc_length INTEGER, doc_extra_length INTEGER)',
     `CREATE TABLE ${names.catalog}.main.tail_terms(seq BIGINT, key VARCHAR, field TINYINT, term VARCHAR, tf INTEGER)`,
     `CREATE TABLE ${names.catalog}.main.keys(key VARCHAR PRIMARY KEY, src INTEGER NOT NULL, seq BIGINT, length INTEGER, extra_length INTEGER)`,
   ];
@@ -258,7 +263,7 @@ export function liveViewSql(view: string, files: readonly { entries: string; ver
   );
 }
 
-/** JSON rows of inline commits (with their `seq`) → tail rows; the JSON casts validate values. */
+/** The shape of a batch's entry rows as JSON, for checking their values and metadata before a commit. */
 const ENTRY_JSON_SHAPE = JSON.stringify([
   {
     seq: 'BIGINT',
@@ -273,14 +278,6 @@ const ENTRY_JSON_SHAPE = JSON.stringify([
     doc_extra_length: 'INTEGER',
   },
 ]);
-
-export function insertTailEntriesSql(names: ViewNames): string {
-  return (
-    `INSERT INTO ${names.catalog}.main.tail_entries SELECT r.seq, r.key, r.operation, r.value::JSON, r.metadata::JSON, ` +
-    'make_timestamp(r.created_at * 1000), make_timestamp(r.updated_at * 1000), make_timestamp(r.expires_at * 1000), ' +
-    `r.doc_length, r.doc_extra_length FROM (SELECT unnest(from_json($1::JSON, '${ENTRY_JSON_SHAPE}'), recursive := true)) AS r`
-  );
-}
 
 /** Counts the values and metadata of JSON rows that are not valid JSON (checked before a commit is written). */
 export function invalidJsonCountSql(): string {

@@ -6,7 +6,7 @@
  * table store, shared by the backends of the process that use that table.
  *
  * The build: first the table store's uncommitted writes are taken (latest state per key), then changes
- * handed over meanwhile are recorded, and both are replayed, in that order, over the relations' snapshot.
+ * handed over from then on are recorded, and both are replayed, in that order, over the relations' snapshot.
  * A replayed batch sets each of its keys to a state no older than the snapshot's (the snapshot holds
  * only committed writes, and an entry leaves the uncommitted set only once committed), so a key ends at
  * its latest acknowledged state.
@@ -29,6 +29,8 @@ export interface ChangeSource {
   onChange(listener: ChangeListener): () => void;
   /** Resolves once every write acknowledged so far has been handed to the listeners. */
   current(): Promise<void>;
+  /** Like `current`, but analyzes in slices between which the event loop runs (for large backlogs). */
+  analyzePending(): Promise<void>;
   /** Every acknowledged write the relations may not hold yet, latest state per key, with index rows. */
   uncommitted(): CommitBatch;
   /**
@@ -112,15 +114,21 @@ export class MemorySource implements ChangeListener {
   }
 
   private startBuild(): void {
-    // Taken while idle, so the changes handed over to take it are not recorded twice.
-    const uncommitted = this.changes.uncommitted();
     this.state = 'building';
-    this.replay = [uncommitted];
-    // A failed commit may reset a build and a search start another before the first one ends: only the
-    // latest build may install its index.
+    this.replay = [];
+    // A refresh may reset a build and a search start another before the first one ends: only the latest
+    // build may install its index.
     const token = ++this.builds;
     const current = (): boolean => this.state === 'building' && this.builds === token;
-    const build = this.build()
+    const build = (async () => {
+      // A large backlog (a bulk load not yet committed) is analyzed without stalling the event loop.
+      await this.changes.analyzePending();
+      if (!current()) throw new Error('superseded');
+      // What was handed over so far is in the uncommitted writes or in the relations' snapshot (taken
+      // later): only what comes from here on is recorded, after the uncommitted writes.
+      this.replay = [this.changes.uncommitted()];
+      return this.build();
+    })()
       .then((index) => {
         if (!current()) return;
         for (const batch of this.replay) index.apply(batch);

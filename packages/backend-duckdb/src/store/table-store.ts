@@ -366,7 +366,7 @@ export class TableStore implements Store, ChangeSource {
   }
 
   private async applyOnce(): Promise<void> {
-    while (!this.deliver(ANALYSIS_SLICE_MS)) await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.analyzePending();
     // From here to the commit call nothing awaits: every taken entry is analyzed, and everything
     // appended to the journal so far is sealed (after the commit, those files can go).
     this.journal?.seal();
@@ -430,6 +430,10 @@ export class TableStore implements Store, ChangeSource {
   async current(): Promise<void> {
     await this.refreshIfStale();
     this.deliver(Number.POSITIVE_INFINITY);
+  }
+
+  async analyzePending(): Promise<void> {
+    while (!this.deliver(ANALYSIS_SLICE_MS)) await new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /**

@@ -67,6 +67,38 @@ describe('commit log', () => {
     expect(files(dir, '_log')).toEqual(['00000000000000000001.json', '00000000000000000002.json', '00000000000000000003.json']);
   });
 
+  test('a commit that loses log numbers tries the next one at once and reads the lost records meanwhile: one round trip per lost race', async () => {
+    const dir = store();
+    const calls: string[] = [];
+    const inner = await openObjectStore(dir, 'ltm_store', {});
+    const logged = new Proxy(inner, {
+      get(target, property) {
+        const member = Reflect.get(target, property) as unknown;
+        if (typeof member !== 'function') return member;
+        if (property !== 'get' && property !== 'putIfAbsent') return member.bind(target);
+        return (key: string, ...rest: unknown[]) => {
+          calls.push(`${property} ${key.replace(/^_log\/0*(\d+)\.json$/, '$1')}`);
+          return (member as (...args: unknown[]) => unknown).call(target, key, ...rest);
+        };
+      },
+    });
+    const a = await open(dir, { objectStore: logged });
+    const b = await open(dir);
+    await a.format.commit(batchOf([entry('from-a')]));
+    await b.format.refresh();
+    for (let i = 0; i < 3; i++) await b.format.commit(batchOf([entry(`from-b-${i}`)]));
+    calls.length = 0;
+    await a.format.commit(batchOf([entry('from-a-again')], ['from-a']));
+    // Records 2 to 4 are b's: each lost number is read while the next one is tried, and nothing probes for
+    // the end of the log.
+    expect(calls).toEqual(['putIfAbsent 2', 'get 2', 'putIfAbsent 3', 'get 3', 'putIfAbsent 4', 'get 4', 'putIfAbsent 5']);
+    expect(a.format.stats()).toMatchObject({ lostRaces: 3, lastCommitSeq: 5, seq: 5 });
+    // The lost records are applied before a's own, in log order: a reads its write and everything before it.
+    expect(Object.keys(await a.entries())).toEqual(['from-a-again', 'from-b-0', 'from-b-1', 'from-b-2']);
+    await b.format.refresh();
+    expect(await b.entries()).toEqual(await a.entries());
+  });
+
   test('a reader picks up other writers by itself at refreshIntervalMs', async () => {
     const dir = store();
     const writer = await open(dir);
@@ -272,6 +304,29 @@ describe('segments are plain Parquet', () => {
 });
 
 describe('compaction', () => {
+  test('automatic compaction: the writer whose commit passes the threshold compacts; another writer only once twice the threshold is passed', async () => {
+    const dir = store();
+    const policy = { flushInlineRecords: 4 };
+    const a = await open(dir, { compaction: policy });
+    const b = await open(dir, { autoCompact: false });
+    for (let i = 0; i < 4; i++) await b.format.commit(batchOf([entry(`b${i}`)]));
+    // The threshold was passed by b's commit, not a's: a leaves the merge to b.
+    await a.format.commit(batchOf([entry('a0')]));
+    expect(a.format.stats()).toMatchObject({ inlineCommits: 5, compactions: 0 });
+    for (let i = 4; i < 7; i++) await b.format.commit(batchOf([entry(`b${i}`)]));
+    // Eight inline commits before a's: twice the threshold, so b has failed to compact and a does it.
+    await a.format.commit(batchOf([entry('a1')]));
+    await vi.waitFor(() => expect(a.format.stats().compactions).toBe(1), { timeout: 10_000, interval: 20 });
+    expect(a.format.stats()).toMatchObject({ inlineCommits: 0, segments: 1 });
+    await b.format.refresh();
+    expect(b.format.stats().seq).toBe(10); // 9 commits and one compaction record
+    // A writer whose own commit passes the threshold compacts at once.
+    const c = await open(dir, { compaction: policy });
+    for (let i = 0; i < 4; i++) await c.format.commit(batchOf([entry(`c${i}`)]));
+    await vi.waitFor(() => expect(c.format.stats().compactions).toBe(1), { timeout: 10_000, interval: 20 });
+    expect(Object.keys(await c.entries())).toHaveLength(13);
+  });
+
   /** A random workload against a model; every check compares all three relations with the model. */
   async function modelRun(dir: string, steps: number, options: Parameters<typeof openFormat>[1]) {
     const a = await open(dir, options);

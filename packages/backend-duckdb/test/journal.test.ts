@@ -73,6 +73,30 @@ describe('Journal', () => {
     ]);
   });
 
+  it('replays everything when files are sealed and closed while background syncs run', async () => {
+    const path = database();
+    const journal = Journal.at(path, 'ltm_store', 'os');
+    journal.open();
+    const records: JournalRecord[] = [];
+    // About 1.2 MB: several background syncs start, and seals close files some of them still sync.
+    for (let i = 0; i < 1200; i++) {
+      const record = { puts: [row(`k${i}`, { text: 'x'.repeat(900), i }, { i })], deletes: [] };
+      records.push(record);
+      journal.append(record);
+      if (i % 250 === 249) journal.seal();
+    }
+    journal.close(false);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(Journal.at(path, 'ltm_store', 'os').replay()).toEqual(records);
+    const again = Journal.at(path, 'ltm_store', 'os');
+    again.open();
+    again.append({ puts: [], deletes: ['k1'] });
+    again.sync();
+    expect(again.unsyncedAppends).toBe(0);
+    again.close(true);
+    expect(readdirSync(join(path, '..')).filter((name) => name.includes('ltm-journal'))).toEqual([]);
+  });
+
   it('discards sealed files once their records are committed', () => {
     const path = database();
     const journal = Journal.at(path, 'ltm_store', 'os');

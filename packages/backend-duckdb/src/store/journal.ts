@@ -15,7 +15,7 @@
  * the first version, one JSON object `{"p":[[key, value, metadata, created, updated, expires]],"d":[...]}`,
  * still replay.
  */
-import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { LTMError } from '@ltm/core';
@@ -25,6 +25,14 @@ export type Durability = 'os' | 'fsync';
 
 /** One acknowledged write call: its puts and deletes, in call order. */
 export type JournalRecord = { puts: EntryRow[]; deletes: string[] };
+
+/**
+ * With `durability: 'os'`, once this many bytes were appended since the last sync, a sync of the file
+ * starts in the background (on libuv's thread pool), so the data is mostly on disk by the time `sync()`
+ * asks (measured: 2 MB of appends, final sync 3-19 ms without, 1.4-2.3 ms with). It changes no promise:
+ * appends are acknowledged as before, and `sync()` still syncs synchronously.
+ */
+const BACKGROUND_SYNC_BYTES = 256 * 1024;
 
 /** The first version's body. */
 type Line = { p?: [string, string, string, number, number, number | null][]; d?: string[] };
@@ -39,6 +47,12 @@ export class Journal {
   private sealedUnsynced: number[] = [];
   private sealedUnsyncedAppends = 0;
   private unsynced = 0;
+  private bytesSinceSync = 0;
+  /** Files with a background sync in flight: closing them waits for it (their number must not be reused). */
+  private readonly syncing = new Set<number>();
+  private readonly closeWhenSynced = new Set<number>();
+  /** A background sync that failed: after a failed fsync the OS may drop the data and report success next time. */
+  private backgroundError: Error | null = null;
 
   private constructor(
     private readonly directory: string,
@@ -94,7 +108,11 @@ export class Journal {
     try {
       writeSync(this.fd, line);
       if (this.durability === 'fsync') fsyncSync(this.fd);
-      else this.unsynced += 1;
+      else {
+        this.unsynced += 1;
+        this.bytesSinceSync += line.length;
+        if (this.bytesSinceSync >= BACKGROUND_SYNC_BYTES) this.syncInBackground(this.fd);
+      }
     } catch (error) {
       throw new LTMError('query_error', `could not append to the journal ${this.path(this.current)}: ${(error as Error).message}`, { cause: error });
     }
@@ -102,14 +120,20 @@ export class Journal {
 
   /** Syncs the files holding acknowledged writes, so every one survives a power cut too. */
   sync(): void {
+    if (this.backgroundError) {
+      const error = this.backgroundError;
+      this.backgroundError = null;
+      throw new LTMError('query_error', `could not sync the journal in ${this.directory}: ${error.message}`, { cause: error });
+    }
     for (const fd of this.sealedUnsynced) {
       fsyncSync(fd);
-      closeSync(fd);
+      this.closeFile(fd);
     }
     this.sealedUnsynced = [];
     this.sealedUnsyncedAppends = 0;
     if (this.fd !== null && this.unsynced > 0) fsyncSync(this.fd);
     this.unsynced = 0;
+    this.bytesSinceSync = 0;
   }
 
   /** Appends not yet synced to disk (always 0 with `durability: 'fsync'`). */
@@ -123,9 +147,10 @@ export class Journal {
     // Not synced now: the commit that follows makes its records durable in DuckDB, and then the file
     // goes without ever costing an fsync. Until then it stays open for `sync()`.
     if (this.unsynced > 0) this.sealedUnsynced.push(this.fd);
-    else closeSync(this.fd);
+    else this.closeFile(this.fd);
     this.sealedUnsyncedAppends += this.unsynced;
     this.unsynced = 0;
+    this.bytesSinceSync = 0;
     this.sealed.push(this.current);
     this.current += 1;
     this.fd = openSync(this.path(this.current), 'a');
@@ -133,7 +158,7 @@ export class Journal {
 
   /** Deletes the sealed files: their records are committed to DuckDB. */
   discardSealed(): void {
-    for (const fd of this.sealedUnsynced) closeSync(fd);
+    for (const fd of this.sealedUnsynced) this.closeFile(fd);
     this.sealedUnsynced = [];
     this.sealedUnsyncedAppends = 0;
     for (const n of this.sealed) unlinkSync(this.path(n));
@@ -142,14 +167,31 @@ export class Journal {
 
   /** Closes the file; with `discard`, every journal file is deleted (all of it is committed). */
   close(discard: boolean): void {
-    for (const fd of this.sealedUnsynced) closeSync(fd);
+    for (const fd of this.sealedUnsynced) this.closeFile(fd);
     this.sealedUnsynced = [];
-    if (this.fd !== null) closeSync(this.fd);
+    if (this.fd !== null) this.closeFile(this.fd);
     this.fd = null;
     if (discard) {
       for (const n of this.existingFiles()) unlinkSync(this.path(n));
       this.sealed = [];
     }
+  }
+
+  private syncInBackground(fd: number): void {
+    if (this.syncing.has(fd)) return;
+    this.bytesSinceSync = 0;
+    this.syncing.add(fd);
+    fsync(fd, (error) => {
+      // Reported by the next `sync()`: a sync after a failed one may succeed with the data lost.
+      if (error) this.backgroundError ??= error;
+      this.syncing.delete(fd);
+      if (this.closeWhenSynced.delete(fd)) closeSync(fd);
+    });
+  }
+
+  private closeFile(fd: number): void {
+    if (this.syncing.has(fd)) this.closeWhenSynced.add(fd);
+    else closeSync(fd);
   }
 
   private path(n: number): string {

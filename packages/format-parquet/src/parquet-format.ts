@@ -539,6 +539,17 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const skipAhead = record.kind === 'commit';
     /** Records other writers won while this one raced (numbers state.seq + 1, + 2, ...), being read. */
     const missed: Promise<LogRecord | undefined>[] = [];
+    const readMissed = (seq: number) => {
+      const read = this.readRecord(seq);
+      read.catch(() => undefined); // awaited once this record wins; a failure then means a reload
+      missed.push(read);
+    };
+    /**
+     * The newest number in the log, listed after the first lost race. A writer that spent a while
+     * preparing its batch is often several numbers behind, and trying them one by one never catches up
+     * with a log that also advances one number per round trip: one listing finds the end.
+     */
+    let newest: Promise<number | undefined> | null | undefined;
     for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
       if (!stillValid()) return 'conflict';
       if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
@@ -567,9 +578,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
       }
       this.counters.lostRaces++;
       if (skipAhead) {
-        const read = this.readRecord(seq);
-        read.catch(() => undefined); // awaited once this record wins; a failure then means a reload
-        missed.push(read);
+        readMissed(seq);
+        if (newest === undefined) {
+          // Listed while the next number is tried at once (which wins when this writer was one behind).
+          newest = store
+            .list(LOG_PREFIX, recordKey(seq))
+            .then((objects) => Math.max(seq, ...objects.map((object) => seqOfKey(object.key) ?? seq)))
+            .catch(() => undefined);
+        } else if (newest !== null) {
+          const end = await newest;
+          newest = null;
+          for (let next = seq + 1; end !== undefined && next <= end; next++) readMissed(next);
+        }
         continue;
       }
       try {

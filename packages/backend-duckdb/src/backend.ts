@@ -110,6 +110,8 @@ export class DuckDBLTMBackend implements LTMBackend {
       fullText: options.enableFts,
       searchEngine: options.searchEngine,
       readEntries: (keys, now) => table.readMany(keys, now),
+      // Searches that read the format's relations bring them up to date first; the in-memory index need not.
+      catchUp: () => table.catchUp(),
       // This process makes every commit of a single-writer table, so the index can live in memory too.
       ...(table instanceof TableStore ? { commits: table } : {}),
       memoryMaxBytes: options.searchCacheMaxBytes,
@@ -237,7 +239,6 @@ export class DuckDBLTMBackend implements LTMBackend {
     return this.guard(async () => {
       const args = normalizeSearchArgs(query, metadataFilter, limit);
       const offset = args.cursor === undefined ? 0 : decodeOffset(decodeCursor('search', args.cursor));
-      await this.table.catchUp(); // search reads the format's relations: bring them up to date first
       const rows = await this.searcher.search({
         query: args.query,
         conditions: args.filter ? parseFilter(args.filter) : [],

@@ -1,10 +1,10 @@
 // The journal replays exactly what was appended: values and metadata are stored as the JSON text they
 // are, unquoted, so texts with quotes, escapes, tabs and newlines escaped, and characters outside the BMP
 // must come back character for character; lines of the first version must still replay.
-import { appendFileSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EntryRow } from '@ltm/core';
 import { Journal } from '../src/store/journal.js';
 import type { JournalRecord } from '../src/store/journal.js';
@@ -71,6 +71,27 @@ describe('Journal', () => {
     expect(Journal.at(path, 'ltm_store', 'os').replay()).toEqual([
       { puts: [{ key: 'k', value: '{"a":1}', metadata: '{}', createdAt: 1, updatedAt: 2, expiresAt: null }], deletes: ['x'] },
     ]);
+  });
+
+  it('names a damaged line with more after it, keeps a copy of the file, and replays the intact records before it', () => {
+    const path = database();
+    const journal = Journal.at(path, 'ltm_store', 'os');
+    journal.open();
+    journal.append({ puts: [row('before', 1, {})], deletes: [] });
+    journal.close(false);
+    const [file] = readdirSync(join(path, '..')).filter((name) => name.includes('ltm-journal'));
+    const filePath = join(path, '..', file as string);
+    const body = JSON.stringify({ p: [['after', '2', '{}', 1, 2, null]] });
+    appendFileSync(filePath, `00000000 ${body}\n${crc32(body).toString(16)} ${body}\n`);
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const replayed = Journal.at(path, 'ltm_store', 'os').replay();
+      expect(replayed.map((record) => record.puts.map((put) => put.key))).toEqual([['before']]);
+      expect(warn).toHaveBeenCalledWith(expect.stringContaining(`${filePath}.corrupt`), { code: 'LTM_JOURNAL_CORRUPT' });
+      expect(existsSync(`${filePath}.corrupt`)).toBe(true);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('replays everything when files are sealed and closed while background syncs run', async () => {

@@ -7,19 +7,20 @@
  *
  * Layout: files `<database>.ltm-journal.<table>.<n>` next to the database, `n` increasing. Appends go to
  * the newest file; `seal()` starts a new one, and once everything in the sealed files is committed to
- * DuckDB, `discardSealed()` deletes them. Each line is `<crc32 hex> <body>\n`; a line that is cut short
- * or fails its checksum ends the replay (only a crash during an append, never acknowledged, leaves one).
+ * DuckDB, `discardSealed()` deletes them. Each record is one checksummed line (framing.ts); a line that is
+ * cut short or fails its checksum ends the replay (only a crash during an append, never acknowledged, leaves
+ * one at the end).
  * The body is `#<header json>\t<texts>`: the header lists each put's key, timestamps and the lengths of
  * its value and metadata texts, which follow as they are, one after another. They are JSON already
  * (with no raw tab or newline), so quoting them again into the header would only cost time. Bodies of
  * the first version, one JSON object `{"p":[[key, value, metadata, created, updated, expires]],"d":[...]}`,
  * still replay.
  */
-import { closeSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, copyFileSync, fsync, fsyncSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { LTMError } from '@ltm/core';
 import type { EntryRow } from '@ltm/core';
+import { frameLine, readFramedLines } from './framing.js';
 
 export type Durability = 'os' | 'fsync';
 
@@ -53,6 +54,7 @@ export class Journal {
   private readonly closeWhenSynced = new Set<number>();
   /** A background sync that failed: after a failed fsync the OS may drop the data and report success next time. */
   private backgroundError: Error | null = null;
+  private directoryUnsynced = false;
 
   private constructor(
     private readonly directory: string,
@@ -73,22 +75,27 @@ export class Journal {
       .sort((a, b) => a - b);
   }
 
-  /** Every intact record of the existing files, in write order. */
+  /**
+   * Every intact record of the existing files, in write order, up to the first damaged line. A torn final
+   * line was never acknowledged. A damaged line with more after it is not a crash's doing: the records
+   * after it are not replayed (their order relative to the lost one is unknown), a copy of the file is kept
+   * as `<file>.corrupt` and a warning names it.
+   */
   replay(): JournalRecord[] {
     const records: JournalRecord[] = [];
     for (const n of this.existingFiles()) {
-      const text = readFileSync(this.path(n), 'utf8');
-      let start = 0;
-      while (start < text.length) {
-        const end = text.indexOf('\n', start);
-        if (end < 0) return records; // a torn final line: that write was never acknowledged
-        const line = text.slice(start, end);
-        start = end + 1;
-        const space = line.indexOf(' ');
-        const body = line.slice(space + 1);
-        if (space < 0 || line.slice(0, space) !== crc32(body).toString(16)) return records;
-        records.push(decode(body));
+      const path = this.path(n);
+      const { bodies, damage } = readFramedLines(readFileSync(path));
+      for (const body of bodies) records.push(decode(body));
+      if (damage === 'none') continue;
+      if (damage === 'corrupt') {
+        copyFileSync(path, `${path}.corrupt`);
+        process.emitWarning(
+          `the journal file ${path} has a damaged line after ${bodies.length} intact record(s); those are replayed, the rest is not, and a copy of the file is kept as ${path}.corrupt`,
+          { code: 'LTM_JOURNAL_CORRUPT' },
+        );
       }
+      return records;
     }
     return records;
   }
@@ -98,16 +105,18 @@ export class Journal {
     const existing = this.existingFiles();
     this.sealed = existing;
     this.current = (existing[existing.length - 1] ?? 0) + 1;
-    this.fd = openSync(this.path(this.current), 'a');
+    this.fd = this.create(this.current);
   }
 
   append(record: JournalRecord): void {
     if (this.fd === null) throw new LTMError('backend_closed', 'the journal is closed');
-    const body = encode(record);
-    const line = `${crc32(body).toString(16)} ${body}\n`;
+    const line = frameLine(encode(record));
     try {
       writeSync(this.fd, line);
-      if (this.durability === 'fsync') fsyncSync(this.fd);
+      if (this.durability === 'fsync') {
+        fsyncSync(this.fd);
+        this.syncDirectory();
+      }
       else {
         this.unsynced += 1;
         this.bytesSinceSync += line.length;
@@ -132,6 +141,7 @@ export class Journal {
     this.sealedUnsynced = [];
     this.sealedUnsyncedAppends = 0;
     if (this.fd !== null && this.unsynced > 0) fsyncSync(this.fd);
+    this.syncDirectory();
     this.unsynced = 0;
     this.bytesSinceSync = 0;
   }
@@ -153,7 +163,7 @@ export class Journal {
     this.bytesSinceSync = 0;
     this.sealed.push(this.current);
     this.current += 1;
-    this.fd = openSync(this.path(this.current), 'a');
+    this.fd = this.create(this.current);
   }
 
   /** Deletes the sealed files: their records are committed to DuckDB. */
@@ -192,6 +202,25 @@ export class Journal {
   private closeFile(fd: number): void {
     if (this.syncing.has(fd)) this.closeWhenSynced.add(fd);
     else closeSync(fd);
+  }
+
+  /** Opens a new file for appends; its directory entry is synced with the first sync that needs it. */
+  private create(n: number): number {
+    const fd = openSync(this.path(n), 'a');
+    this.directoryUnsynced = true;
+    return fd;
+  }
+
+  /** A synced file is lost to a power cut all the same if its directory entry is not on disk. */
+  private syncDirectory(): void {
+    if (!this.directoryUnsynced) return;
+    const fd = openSync(this.directory, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.directoryUnsynced = false;
   }
 
   private path(n: number): string {

@@ -12,8 +12,8 @@
  * processes may meanwhile see a later write before an earlier queued one.
  *
  * Files. Each process appends to its own file `<host>.<pid>.<created ms>.<random>.outbox` in the store's
- * outbox directory, created at the first queued write and deleted once all of it is replayed. Each line is
- * `<crc32 hex> <json>\n`, fsynced before the write is acknowledged: `{"w":[ops]}` is one write call,
+ * outbox directory, created at the first queued write and deleted once all of it is replayed. Each line
+ * (framing.ts) is fsynced before the write is acknowledged: `{"w":[ops]}` is one write call,
  * `{"d":n}` says the file's first `n` calls are replayed. A file whose process is gone (same host, pid no
  * longer running or reused by this process) is claimed by the next open of the same store with a rename,
  * which only one process can win, and replayed first. A final line cut short by a crash (never
@@ -42,10 +42,10 @@ import {
 } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import { dirname, join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { LTMError } from '@ltm/core';
 import type { EntryRow, ErrorType, StorageFormat } from '@ltm/core';
 import { isInfrastructureFailure, type DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import { frameLine, readFramedLines } from './framing.js';
 import type { OpOutcome, Store, WriteOp } from './types.js';
 
 export type Fallback = 'none' | 'local-outbox';
@@ -183,8 +183,7 @@ class OutboxFile {
   }
 
   private appendLine(content: object): number {
-    const json = JSON.stringify(content);
-    const line = `${crc32(json).toString(16)} ${json}\n`;
+    const line = frameLine(JSON.stringify(content));
     try {
       if (this.fd === null) {
         this.fd = openSync(this.path, 'a');
@@ -214,33 +213,15 @@ interface LoadedFile {
 }
 
 function loadFile(path: string): LoadedFile {
-  const text = readFileSync(path);
+  const { bodies, intactBytes, damage } = readFramedLines(readFileSync(path));
   const writes: WriteOp[][] = [];
   let done = 0;
-  let start = 0;
-  while (start < text.length) {
-    const end = text.indexOf(0x0a, start);
-    if (end < 0) return { writes, done, intactBytes: start, damage: 'torn-tail' };
-    const line = text.subarray(start, end).toString('utf8');
-    const space = line.indexOf(' ');
-    const json = line.slice(space + 1);
-    let parsed: { w?: EncodedOp[]; d?: number } | undefined;
-    if (space > 0 && line.slice(0, space) === crc32(json).toString(16)) {
-      try {
-        parsed = JSON.parse(json) as { w?: EncodedOp[]; d?: number };
-      } catch {
-        parsed = undefined;
-      }
-    }
-    if (parsed === undefined) {
-      // A crash can only cut the line being appended: a bad line with more after it is damage.
-      return { writes, done, intactBytes: start, damage: end + 1 >= text.length ? 'torn-tail' : 'corrupt' };
-    }
+  for (const body of bodies) {
+    const parsed = JSON.parse(body) as { w?: EncodedOp[]; d?: number };
     if (parsed.w) writes.push(parsed.w.map(decodeOp));
     if (typeof parsed.d === 'number') done = parsed.d;
-    start = end + 1;
   }
-  return { writes, done, intactBytes: start, damage: 'none' };
+  return { writes, done, intactBytes, damage };
 }
 
 function encodeOp(op: WriteOp): EncodedOp {

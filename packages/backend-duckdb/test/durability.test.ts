@@ -1,6 +1,5 @@
 // Acknowledged means durable: writes survive a SIGKILL of the writing process at any point, because
 // they are journaled before they are acknowledged and replayed when the store is opened again.
-import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +9,7 @@ import type { CommitBatch, StorageFormat } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { createNativeFormat } from '@ltm/format-native';
 import { DuckDBLTMBackend } from '../src/index.js';
-import { ok, tempDir } from './helpers.js';
+import { ok, tempDir, writeUntilKilled } from './helpers.js';
 
 const writer = fileURLToPath(new URL('./fixtures/writer.mjs', import.meta.url));
 const cleanups: (() => unknown)[] = [];
@@ -25,28 +24,8 @@ function fileUri(): string {
 }
 
 /** Runs the writer until it has acknowledged `atLeast` keys plus a random extra delay, then SIGKILLs it. */
-async function writeAndKill(uri: string, prefix: string, atLeast: number, extraMs: number, durability = 'os'): Promise<string[]> {
-  const child = spawn(process.execPath, [writer, uri, prefix, durability], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const acked: string[] = [];
-  let buffer = '';
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    let killing = false;
-    child.stdout.on('data', (d: Buffer) => {
-      buffer += d.toString();
-      const lines = buffer.split('\n');
-      buffer = lines.pop() ?? '';
-      for (const line of lines) if (line !== 'ready') acked.push(line);
-      if (!killing && acked.length >= atLeast) {
-        killing = true;
-        setTimeout(() => child.kill('SIGKILL'), extraMs);
-      }
-    });
-    child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`writer exited ${code}: ${stderr}`))));
-  });
-  // Lines printed after the last complete newline were never seen as acknowledged.
-  return acked;
+function writeAndKill(uri: string, prefix: string, atLeast: number, extraMs: number, durability = 'os'): Promise<string[]> {
+  return writeUntilKilled(writer, [uri, prefix, durability], atLeast, extraMs);
 }
 
 describe('crash safety of the journal', () => {

@@ -14,7 +14,7 @@ import type { CommitBatch } from '@ltm/core';
 import { ParquetFormat } from '@ltm/format-parquet';
 import { DuckDBLTMBackend, type DuckDBLTMBackendOptions } from '../src/index.js';
 import { outboxDirectoryFor } from '../src/store/outbox.js';
-import { ok, tempDir } from './helpers.js';
+import { ok, tempDir, writeUntilKilled } from './helpers.js';
 
 const writer = fileURLToPath(new URL('./fixtures/outbox-writer.mjs', import.meta.url));
 const claimer = fileURLToPath(new URL('./fixtures/outbox-claimer.mjs', import.meta.url));
@@ -313,25 +313,7 @@ describe('outbox files left by a process that is gone', () => {
 
   it('a writer killed with SIGKILL while its writes are queued loses none of the acknowledged ones', async () => {
     const at = place();
-    const child = spawn(process.execPath, [writer, at.uri, at.outboxDirectory], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const acked: string[] = [];
-    let buffer = '';
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise<void>((resolve, reject) => {
-      let killing = false;
-      child.stdout.on('data', (d: Buffer) => {
-        buffer += d.toString();
-        const lines = buffer.split('\n');
-        buffer = lines.pop() ?? '';
-        for (const l of lines) if (l !== 'ready') acked.push(l);
-        if (!killing && acked.length >= 40) {
-          killing = true;
-          setTimeout(() => child.kill('SIGKILL'), 7);
-        }
-      });
-      child.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`writer exited ${code}: ${stderr}`))));
-    });
+    const acked = await writeUntilKilled(writer, [at.uri, at.outboxDirectory], 40, 7);
     expect(acked.length).toBeGreaterThanOrEqual(40);
     const backend = await open(at);
     expect(await outboxOf(backend)).toMatchObject({ claimedFiles: 1 });

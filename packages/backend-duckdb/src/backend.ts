@@ -341,8 +341,8 @@ export class DuckDBLTMBackend implements LTMBackend {
   // ---- maintenance (the Parquet format; the native format answers `unsupported`) ---------------------
 
   /**
-   * Merges every segment into one now, dropping superseded versions, tombstones and expired rows (the
-   * format also compacts by itself past a threshold). Safe with concurrent readers and writers.
+   * Merges every segment into one now, dropping superseded versions (so deleted values), expired rows and
+   * tombstones (keys only) older than the retention window (the format also compacts by itself past a threshold). Safe with concurrent readers and writers.
    */
   async compact(): Promise<CompactOutcome> {
     return this.guard(async () => {

@@ -46,6 +46,7 @@ import { LTMError } from '@ltm/core';
 import type { EntryRow, ErrorType, StorageFormat } from '@ltm/core';
 import { isInfrastructureFailure, type DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { frameLine, readFramedLines } from './framing.js';
+import { putRow } from './types.js';
 import type { OpOutcome, Store, WriteOp } from './types.js';
 
 export type Fallback = 'none' | 'local-outbox';
@@ -449,7 +450,7 @@ export class OutboxStore implements Store {
       else {
         const createdAt = live && known ? known.createdAt : now;
         this.overlay.set(op.key, {
-          row: { key: op.key, value: op.value, metadata: op.metadata, createdAt, updatedAt: now, expiresAt: op.expiresAt },
+          row: putRow(op, createdAt, now),
           seq,
         });
       }
@@ -634,7 +635,7 @@ export class OutboxStore implements Store {
         const seq = ++this.seq;
         for (const op of ops) {
           this.overlay.set(op.key, {
-            row: op.kind === 'delete' ? null : { key: op.key, value: op.value, metadata: op.metadata, createdAt: queuedAt, updatedAt: queuedAt, expiresAt: op.expiresAt },
+            row: op.kind === 'delete' ? null : putRow(op, queuedAt, queuedAt),
             seq,
           });
         }

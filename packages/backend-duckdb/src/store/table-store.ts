@@ -19,6 +19,7 @@ import type { ChangeListener, ChangeSource, IndexRows } from '../search/searcher
 import type { Durability, JournalRecord } from './journal.js';
 import { Journal } from './journal.js';
 import { ReadCache } from './read-cache.js';
+import { putRow } from './types.js';
 import type { OpOutcome, Store, WriteOp } from './types.js';
 import { ENTRY_COLUMNS, toEntryRow } from '../sql.js';
 import type { EntryColumns } from '../sql.js';
@@ -151,14 +152,7 @@ export class TableStore implements Store, ChangeSource {
         overlay.set(op.key, null);
         finals.set(op.key, null);
       } else {
-        const row: EntryRow = {
-          key: op.key,
-          value: op.value,
-          metadata: op.metadata,
-          createdAt: before?.createdAt ?? now,
-          updatedAt: now,
-          expiresAt: op.expiresAt,
-        };
+        const row = putRow(op, before?.createdAt ?? now, now);
         const stillLive = op.expiresAt === null || op.expiresAt > now;
         overlay.set(op.key, stillLive ? { createdAt: row.createdAt, expiresAt: row.expiresAt } : null);
         finals.set(op.key, row);

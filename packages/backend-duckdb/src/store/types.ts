@@ -5,6 +5,11 @@ export type WriteOp =
   | { kind: 'put'; key: string; value: string; metadata: string; expiresAt: number | null }
   | { kind: 'delete'; key: string };
 
+/** The row a put writes at `now`, keeping `createdAt` of the live entry it replaces. */
+export function putRow(op: Extract<WriteOp, { kind: 'put' }>, createdAt: number, now: number): EntryRow {
+  return { key: op.key, value: op.value, metadata: op.metadata, createdAt, updatedAt: now, expiresAt: op.expiresAt };
+}
+
 /** `existed`: whether the key held a live entry just before this operation. */
 export interface OpOutcome {
   existed: boolean;

@@ -14,6 +14,7 @@
 import { LTMError } from '@ltm/core';
 import type { CommitBatch, EntryRow } from '@ltm/core';
 import type { IndexRows } from '../search/searcher.js';
+import { putRow } from './types.js';
 import type { OpOutcome, WriteOp } from './types.js';
 
 export interface PipelineDeps {
@@ -161,14 +162,7 @@ export class WritePipeline {
           live.delete(op.key);
           finals.set(op.key, null);
         } else {
-          const row: EntryRow = {
-            key: op.key,
-            value: op.value,
-            metadata: op.metadata,
-            createdAt: createdAt ?? now,
-            updatedAt: now,
-            expiresAt: op.expiresAt,
-          };
+          const row = putRow(op, createdAt ?? now, now);
           // An entry stored already expired is not live for the operations that follow it.
           if (op.expiresAt === null || op.expiresAt > now) live.set(op.key, row.createdAt);
           else live.delete(op.key);

@@ -96,6 +96,12 @@ export interface StorageFormat<Engine = unknown> {
   commit(batch: CommitBatch): Promise<void>;
   /** Picks up other writers' commits; resolves `true` when something changed. */
   refresh(): Promise<boolean>;
+  /**
+   * For a format that updates its relations lazily: resolves once they show every commit and refresh so
+   * far that can touch `keys` (every one when omitted). Call it before reading `relation()`. A format whose
+   * relations are up to date when `commit`/`refresh` resolve leaves it out.
+   */
+  prepareRead?(keys?: readonly string[]): Promise<void>;
   /** Physically removes rows expired before `now` (epoch ms); returns how many. */
   removeExpired(now: number): Promise<number>;
   compact?(): Promise<void>;

@@ -86,8 +86,15 @@ function parseJson(text: unknown, what: string): unknown {
   }
 }
 
+/** Reads the relations as a caller must: after `prepareRead()`, for a format that updates them lazily. */
+async function readRelation(under: FormatUnderTest, sql: string): Promise<Record<string, unknown>[]> {
+  await under.format.prepareRead?.();
+  return under.query(sql);
+}
+
 async function readEntries(under: FormatUnderTest): Promise<EntrySnapshot[]> {
-  const rows = await under.query(
+  const rows = await readRelation(
+    under,
     `SELECT "key"::VARCHAR AS "key", "value"::VARCHAR AS "value", "metadata"::VARCHAR AS "metadata",
             epoch_ms("created_at")::DOUBLE AS "created_at", epoch_ms("updated_at")::DOUBLE AS "updated_at",
             epoch_ms("expires_at")::DOUBLE AS "expires_at"
@@ -109,7 +116,8 @@ async function readEntries(under: FormatUnderTest): Promise<EntrySnapshot[]> {
 }
 
 async function readTerms(under: FormatUnderTest): Promise<TermRow[]> {
-  const rows = await under.query(
+  const rows = await readRelation(
+    under,
     `SELECT "key"::VARCHAR AS "key", "field"::INTEGER AS "field", "term"::VARCHAR AS "term", "tf"::INTEGER AS "tf"
        FROM ${under.format.relation('terms')}`,
   );
@@ -119,7 +127,8 @@ async function readTerms(under: FormatUnderTest): Promise<TermRow[]> {
 }
 
 async function readDocs(under: FormatUnderTest): Promise<DocRow[]> {
-  const rows = await under.query(
+  const rows = await readRelation(
+    under,
     `SELECT "key"::VARCHAR AS "key", "length"::INTEGER AS "length", "extra_length"::INTEGER AS "extra_length"
        FROM ${under.format.relation('docs')}`,
   );
@@ -156,7 +165,7 @@ async function expectState(under: FormatUnderTest, model: Model, doing: string):
 }
 
 async function count(under: FormatUnderTest, relation: RelationName): Promise<number> {
-  const [row] = await under.query(`SELECT count(*)::INTEGER AS "n" FROM ${under.format.relation(relation)}`);
+  const [row] = await readRelation(under, `SELECT count(*)::INTEGER AS "n" FROM ${under.format.relation(relation)}`);
   return number(row?.n, `count of ${relation}`);
 }
 
@@ -248,7 +257,7 @@ export const storageFormatContractChecks: readonly StorageFormatCheck[] = [
           [entry('nested', { value: JSON.stringify({ a: [1, 2.5, null, { b: 'c' }], s: 'line\nbreak \u0000 \u2028 😀' }), metadata: JSON.stringify({ tags: ['x'], n: { deep: true } }) }), ['nested']],
         ]));
         await expectState(under, model, 'after one commit');
-        const [nullRow] = await under.query(`SELECT ("value" IS NULL) AS "is_sql_null" FROM ${under.format.relation('entries')} WHERE "key" = 'null-value'`);
+        const [nullRow] = await readRelation(under, `SELECT ("value" IS NULL) AS "is_sql_null" FROM ${under.format.relation('entries')} WHERE "key" = 'null-value'`);
         same(nullRow?.is_sql_null, false, 'a JSON null value is the JSON text null, not SQL NULL');
       }));
     },
@@ -265,7 +274,7 @@ export const storageFormatContractChecks: readonly StorageFormatCheck[] = [
         await under.format.commit(putBatch(model, many.map((row) => [row, ['one']])));
         await under.format.commit(putBatch(model, many.slice(0, 25).map((row) => [{ ...row, value: '"again"', updatedAt: T0 + 2000 }, ['two']])));
         await expectState(under, model, 'after overlapping batches');
-        const duplicates = await under.query(`SELECT "key"::VARCHAR AS "key" FROM ${under.format.relation('entries')} GROUP BY "key" HAVING count(*) > 1`);
+        const duplicates = await readRelation(under, `SELECT "key"::VARCHAR AS "key" FROM ${under.format.relation('entries')} GROUP BY "key" HAVING count(*) > 1`);
         same(duplicates, [], 'no key has two rows');
       });
     },

@@ -92,6 +92,15 @@ export interface ParquetFormatOptions extends ObjectStoreOptions {
   vacuumIntervalMs?: number;
   /** Called with errors of background work (refresh, compaction, vacuum), which never reach a caller. */
   onBackgroundError?: (error: Error) => void;
+  /**
+   * Bring the DuckDB views up to date with new log records (this process's commits and other writers') only
+   * when a read asks for it through `prepareRead()`, or in the background (once the views lag by
+   * many rows, for a while, or the log went quiet), instead of inside every `commit()` and refresh.
+   * Every process mirrors every writer's commits into its views; a process that mostly writes then
+   * spends its CPU on its own writes. A caller that reads `relation()` must call `prepareRead()` first
+   * (the backend does). Default false: `commit()` and `refresh()` resolve with the views updated.
+   */
+  deferViewUpdates?: boolean;
 }
 
 /**
@@ -144,6 +153,10 @@ export interface ParquetFormatStats {
   vacuums: number;
   lastVacuum: VacuumResult | null;
   lastBackgroundError: string | null;
+  /** Times the views were brought up to date (one transaction each). */
+  viewUpdates: number;
+  /** Log records in the snapshot that the views do not show yet (`deferViewUpdates`). */
+  viewLagRecords: number;
 }
 
 const DEFAULTS = {
@@ -154,6 +167,14 @@ const DEFAULTS = {
   rowGroupRows: 2048,
   vacuumIntervalMs: 10 * 60_000,
 };
+/** `deferViewUpdates`: the views are brought up to date in the background once they lag by this many rows (entries and postings), */
+const VIEW_LAG_MAX_ROWS = 131_072;
+/** or after the log was quiet this long, */
+const VIEW_QUIET_MS = 100;
+/** or at the latest this long after the oldest change they miss (a quarter of the retention when that is shorter: vacuum keeps what they read that long). */
+const VIEW_LAG_MAX_MS = 5_000;
+/** Rows the appender loads between two yields to the event loop. */
+const APPEND_SLICE_ROWS = 16_384;
 const MAX_COMMIT_ATTEMPTS = 1000;
 const MAX_COMPACTION_ATTEMPTS = 5;
 const MAX_LOAD_ATTEMPTS = 5;
@@ -220,6 +241,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     inlineCommitsWritten: 0,
     segmentCommitsWritten: 0,
     lostRaces: 0,
+    viewUpdates: 0,
     compactions: 0,
     compactionConflicts: 0,
     vacuums: 0,
@@ -228,6 +250,13 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private lastVacuum: VacuumResult | null = null;
   private lastCommitSeq = 0;
   private readonly listeners = new Set<ParquetFormatChangeListener>();
+  /** Changes in the snapshot (`state`) that the views do not show yet, oldest first. */
+  private lagging: PendingViews | null = null;
+  /** The changes being written to the views now. */
+  private updating: PendingViews | null = null;
+  /** View updates run one at a time, in log order. */
+  private viewsTurn: Promise<void> = Promise.resolve();
+  private viewTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: ParquetFormatOptions = {}) {
     for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs'] as const) {
@@ -305,7 +334,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
   /**
    * Calls `listener` after every change the views show (this process's commits, other writers' commits
    * picked up by a refresh, compactions that removed expired rows, reloads), synchronously once the views
-   * show it and before the call that caused it resolves. Changes that leave every visible row as it was
+   * show it and before the call that caused it resolves (with `deferViewUpdates`: the `prepareRead` or
+   * background update that writes it to the views). Changes that leave every visible row as it was
    * (a compaction of superseded versions) call nothing. A listener that throws is reported to
    * `onBackgroundError`. Returns a function that removes the listener.
    */
@@ -380,7 +410,27 @@ export class ParquetFormat implements StorageFormat<Engine> {
 
   async refresh(): Promise<boolean> {
     this.opened();
-    return this.exclusive(() => this.catchUp(true));
+    const changed = await this.exclusive(() => this.catchUp(true));
+    await this.prepareRead();
+    return changed;
+  }
+
+  /**
+   * Resolves once the views show every change of the snapshot that can touch `keys` (every change when
+   * `keys` is omitted): this process's commits and the other writers' commits its refreshes found. With
+   * `deferViewUpdates`, call it before reading `relation()`; otherwise the views are always up to date and
+   * it returns at once (unless an earlier update of the views failed: then it rebuilds them from the log).
+   */
+  async prepareRead(keys?: readonly string[]): Promise<void> {
+    this.opened();
+    if (this.damaged) {
+      await this.exclusive(async () => {
+        if (this.damaged) await this.reload();
+      });
+    }
+    const touches = (pending: PendingViews | null): boolean =>
+      pending !== null && (keys === undefined || pending.unknown || keys.some((key) => pending.keys.has(key)));
+    if (touches(this.lagging) || touches(this.updating)) await this.updateViews();
   }
 
   async removeExpired(now: number): Promise<number> {
@@ -442,6 +492,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       path = resolve(target);
       await mkdir(dirname(path), { recursive: true });
     }
+    await this.prepareRead();
     const [row] = await engine.query<{ Count: number }>(
       `COPY (SELECT key, value, metadata, created_at, updated_at, expires_at FROM ${this.relation('entries')} ` +
         'WHERE expires_at IS NULL OR expires_at > make_timestamp(CAST($1 AS BIGINT) * 1000) ORDER BY key) ' +
@@ -482,6 +533,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       ...this.counters,
       lastVacuum: this.lastVacuum,
       lastBackgroundError: this.lastBackgroundError,
+      viewLagRecords: (this.lagging?.records ?? 0) + (this.updating?.records ?? 0),
     };
   }
 
@@ -489,9 +541,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearInterval(this.timer);
+    if (this.viewTimer !== undefined) clearTimeout(this.viewTimer);
     const opened = this.opened_;
     if (opened === undefined) return;
-    await Promise.allSettled([this.compacting, this.vacuuming, this.queue]);
+    await Promise.allSettled([this.compacting, this.vacuuming, this.queue, this.viewsTurn]);
     await opened.engine.run(`DETACH ${opened.names.catalog}`).catch(() => undefined);
     await opened.store.close();
   }
@@ -768,8 +821,62 @@ export class ParquetFormat implements StorageFormat<Engine> {
     rememberIn(this.history, seq, record);
   }
 
-  /** Makes the DuckDB side show `state` after `change`, atomically for readers. */
+  /**
+   * Records that the snapshot (`state`) went through `change`, and brings the views up to date with it:
+   * at once, or with `deferViewUpdates` (and not `reset`) later (see `prepareRead`).
+   */
   private async applyChange(change: Change, reset: boolean): Promise<void> {
+    if (change.steps.length === 0 && !reset) return;
+    const pending = reset || this.lagging === null ? newPending(reset) : this.lagging;
+    addSteps(pending, change.steps);
+    // `state` went through exactly these steps: the views will show its sources as of now.
+    pending.sources = this.state.sources.slice();
+    this.lagging = pending;
+    if (reset || this.options.deferViewUpdates !== true) {
+      await this.updateViews();
+      return;
+    }
+    this.scheduleViewUpdate(pending);
+  }
+
+  /** `deferViewUpdates`: updates the views in the background when they lag too far or too long, or the log is quiet. */
+  private scheduleViewUpdate(pending: PendingViews): void {
+    if (this.viewTimer !== undefined) clearTimeout(this.viewTimer);
+    this.viewTimer = undefined;
+    const deadline = pending.since + Math.min(VIEW_LAG_MAX_MS, this.retentionMs() / 4);
+    const wait = Math.min(VIEW_QUIET_MS, deadline - performance.now());
+    const update = () => {
+      this.viewTimer = undefined;
+      if (!this.closed) this.updateViews().catch((error: unknown) => this.backgroundError(error));
+    };
+    if (pending.rows >= VIEW_LAG_MAX_ROWS || wait <= 0) update();
+    else {
+      this.viewTimer = setTimeout(update, wait);
+      this.viewTimer.unref();
+    }
+  }
+
+  /** Writes every lagging change to the views, after the updates already running (one at a time, in log order). */
+  private updateViews(): Promise<void> {
+    const run = this.viewsTurn.then(async () => {
+      const pending = this.lagging;
+      if (pending === null) return;
+      this.lagging = null;
+      this.updating = pending;
+      try {
+        await this.writeViews(pending);
+        this.counters.viewUpdates++;
+      } finally {
+        this.updating = null;
+      }
+    });
+    this.viewsTurn = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Makes the DuckDB side show the snapshot `sources` after `steps`, atomically for readers. */
+  private async writeViews({ steps, reset, sources: snapshot }: PendingViews): Promise<void> {
+    const change: Change = { steps: [...steps] };
     const { engine, store, names, catalogName } = this.opened();
     const url = (key: string) => store.url(key);
     if (reset) {
@@ -794,10 +901,9 @@ export class ParquetFormat implements StorageFormat<Engine> {
     /** Statements up to here clear the tail; the new tail rows go in after them, before the key index reads it. */
     const tailCleared = statements.length;
     if (reset) {
-      const sources = sqlSources(this.state.sources, url, (id) => this.numberOf(id), true);
       const ranks = new Map<number, number>();
-      for (const source of this.state.sources) if (source.kind === 'segment') ranks.set(this.numberOf(source.segment.id), source.hi);
-      for (const sql of rebuildKeysSql(sources, ranks, names)) statements.push([sql, []]);
+      for (const source of snapshot) if (source.kind === 'segment') ranks.set(this.numberOf(source.segment.id), source.hi);
+      for (const sql of rebuildKeysSql(sqlSources(snapshot, url, (id) => this.numberOf(id), true), ranks, names)) statements.push([sql, []]);
     } else {
       statements.push(...this.keyIndexStatements(change.steps, names, url));
     }
@@ -805,7 +911,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     // the tables' statistics (string compression, perfect-hash grouping) and runs a cached plan on data
     // that outgrew them ("Perfect hash aggregate ... statistics are corrupt"). A catalog change makes
     // every cached statement that reads these views plan again.
-    const sources = sqlSources(this.state.sources, url, (id) => this.numberOf(id), true);
+    const sources = sqlSources(snapshot, url, (id) => this.numberOf(id), true);
     statements.push(
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.entries AS ${entriesViewSql(sources, names)}`, []],
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`, []],
@@ -944,6 +1050,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
         await this.catchUp();
         const plan = planner(this.state.sources);
         if (plan === null) return null;
+        // The merge reads inline commits from the views' tail tables.
+        await this.updateViews();
         const run = this.state.findRun(plan.ids)!;
         const sources = sqlSources(this.state.sources.slice(run.start, run.end + 1), (key) => store.url(key), (id) => this.numberOf(id), false);
         return { plan, latestRows: latestRowsSql(sources, names, true), terms: latestTermsSql(sources, names, true) };
@@ -1214,9 +1322,13 @@ function appendTerm(appender: Appender, row: InlineTerm & { seq: number }): void
 async function appendTail<T>(connection: EngineConnection['raw'], catalog: string, table: string, rows: readonly T[], append: (appender: Appender, row: T) => void): Promise<void> {
   const appender = await connection.createAppender(table, 'main', catalog);
   try {
-    for (const row of rows) {
-      append(appender, row);
-      appender.endRow();
+    for (let start = 0; start < rows.length; start += APPEND_SLICE_ROWS) {
+      // The appender is synchronous: let other work run between slices of a large update.
+      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const row of rows.slice(start, start + APPEND_SLICE_ROWS)) {
+        append(appender, row);
+        appender.endRow();
+      }
     }
     appender.flushSync();
   } catch (error) {
@@ -1359,4 +1471,36 @@ function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; term
     return { key: row.key, field: row.field, term: row.term, tf: row.tf };
   });
   return { entries, terms };
+}
+
+/** Changes of the snapshot that the views do not show yet (see `deferViewUpdates`). */
+interface PendingViews {
+  steps: Step[];
+  /** The views are rebuilt from `state` (a reload) rather than updated. */
+  reset: boolean;
+  /** Log records behind, for stats. */
+  records: number;
+  /** Entry and posting rows the update will load. */
+  rows: number;
+  /** Keys whose visible row the steps may change, */
+  keys: Set<string>;
+  /** unless any row may change (a reload, another writer's segment, a compaction that may drop expired rows). */
+  unknown: boolean;
+  /** When the first of them arrived (performance.now()). */
+  since: number;
+  /** The snapshot's sources after the steps. */
+  sources: LogState['sources'];
+}
+
+function newPending(reset: boolean): PendingViews {
+  return { steps: [], reset, records: 0, rows: 0, keys: new Set(), unknown: reset, since: performance.now(), sources: [] };
+}
+
+function addSteps(pending: PendingViews, steps: readonly Step[]): void {
+  pending.steps.push(...steps);
+  pending.records += steps.length;
+  const changed = changedKeys(steps);
+  for (const key of changed.keys) pending.keys.add(key);
+  if (changed.unknown || changed.unread.length > 0) pending.unknown = true;
+  for (const step of steps) if (step.kind === 'inline') pending.rows += step.entries.length + step.terms.length;
 }

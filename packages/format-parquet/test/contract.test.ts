@@ -31,3 +31,5 @@ function harness(name: string, options: ConstructorParameters<typeof ParquetForm
 // Small batches go inline in the log record, large ones become segments: run the suite both ways.
 harness('parquet (local disk, inline commits)', {});
 harness('parquet (local disk, every commit a segment)', { inlineMaxBytes: 0 });
+// The backend's mode: the views catch up when a read asks (prepareRead), not inside commit().
+harness('parquet (local disk, deferred view updates)', { deferViewUpdates: true });

@@ -518,7 +518,9 @@ async function loadFormat(
 ): Promise<StorageFormat<Engine>> {
   if (typeof options.format === 'object') return options.format;
   if (selectFormatName(options.uri, options.format) === 'native') return createNativeFormat();
-  return createParquetFormat(parquetClients(identity.credentials, identity.env));
+  // The store reads through prepareRead() (DirectStore), so a process that mostly writes need not mirror
+  // every other writer's commits into its views as they arrive.
+  return createParquetFormat({ ...parquetClients(identity.credentials, identity.env), deferViewUpdates: true });
 }
 
 /**

@@ -9,6 +9,11 @@
  * holds rows read from the current snapshot and drops every key a change names (all of them when a change
  * cannot name its keys), so a cached row is exactly what the format would answer. A read that overlapped a
  * change does not fill the cache, since it may have seen the snapshot before it.
+ *
+ * A format may bring its relations up to date lazily (the Parquet format does, with `deferViewUpdates`):
+ * every read here asks it first (`prepareRead`, for the keys read or for everything), so a process that
+ * writes and rarely reads does not spend its CPU mirroring every writer's commits. Changes are reported
+ * once the relations show them, so the cache is checked after `prepareRead` too.
  */
 import type { EntryRow, StorageFormat } from '@ltm/core';
 import type { DuckDBQueryEngine } from '@ltm/engine-duckdb';
@@ -89,6 +94,8 @@ export class DirectStore implements Store {
 
   async readMany(keys: readonly string[], now: number): Promise<(EntryRow | null)[]> {
     if (keys.length === 0) return [];
+    // Before the cache too: a change the views do not show yet has not dropped its keys from the cache.
+    await this.format.prepareRead?.(keys);
     const cache = this.cache;
     const found = new Map<string, EntryRow>();
     const missing: string[] = [];
@@ -114,8 +121,11 @@ export class DirectStore implements Store {
     return keys.map((key) => found.get(key) ?? null);
   }
 
-  catchUp(): Promise<number> {
-    return this.pipeline.flush();
+  /** Waits for the writes in flight, then brings the format's relations up to date for a read of them all. */
+  async catchUp(): Promise<number> {
+    const flushed = await this.pipeline.flush();
+    await this.format.prepareRead?.();
+    return flushed;
   }
 
   /** Acknowledged writes are already durable on the store; this waits for the ones in flight. */
@@ -129,6 +139,7 @@ export class DirectStore implements Store {
   }
 
   async counts(now: number): Promise<{ live: number; expired: number }> {
+    await this.format.prepareRead?.();
     const [row] = await this.engine.query<{ live: number; expired: number }>(
       `SELECT count(*) FILTER (WHERE ${liveCondition('e', '$1')}) AS live, count(*) FILTER (WHERE NOT ${liveCondition('e', '$1')}) AS expired
        FROM ${this.format.relation('entries')} AS e`,

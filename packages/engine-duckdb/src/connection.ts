@@ -33,6 +33,9 @@ export interface ConnectionCounters {
  * connection run one at a time: a prepared statement's bindings are shared state, and DuckDB runs one
  * statement per connection anyway.
  */
+/** Rows `appendRows` loads between two yields to the event loop. */
+const APPEND_SLICE_ROWS = 16_384;
+
 export class PooledConnection {
   private readonly statements = new Map<string, DuckDBPreparedStatement>();
   private tail: Promise<unknown> = Promise.resolve();
@@ -72,6 +75,9 @@ export class PooledConnection {
             cellWriter(table, i, appender.columnType(i)),
           );
           for (let r = 0; r < rows.length; r++) {
+            // The appender is synchronous: a large load lets other work (reads served from memory, timers)
+            // run between slices instead of holding the event loop for seconds.
+            if (r > 0 && r % APPEND_SLICE_ROWS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
             const row = rows[r]!;
             if (row.length !== writers.length) {
               throw new LTMError(

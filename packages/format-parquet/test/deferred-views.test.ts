@@ -1,21 +1,11 @@
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import type { ParquetFormatChange } from '../src/index.js';
-import { batchOf, entry, openFormat, tempDirectory } from './helpers.js';
+import { batchOf, entry, scratch } from './helpers.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const { store, open: openStore } = scratch('ltm-parquet-deferred-');
 
-function store(): string {
-  const dir = tempDirectory('ltm-parquet-deferred-');
-  cleanups.push(() => dir.remove());
-  return dir.path;
-}
-
-async function open(dir: string, options: Parameters<typeof openFormat>[1] = {}) {
-  const opened = await openFormat(dir, { autoCompact: false, deferViewUpdates: true, ...options });
-  cleanups.push(() => opened.close());
+async function open(dir: string, options: Parameters<typeof openStore>[1] = {}) {
+  const opened = await openStore(dir, { autoCompact: false, deferViewUpdates: true, ...options });
   const changes: (string[] | null)[] = [];
   opened.format.onChange((change: ParquetFormatChange) => changes.push(change.keys === null ? null : [...change.keys].sort()));
   return { ...opened, changes };

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { CommitBatch, EntryRow } from '@ltm/core';
 import { LTMError } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
+import { afterEach } from 'vitest';
 import { ParquetFormat, type ParquetFormatOptions } from '../src/index.js';
 
 export function tempDirectory(prefix: string): { path: string; remove(): void } {
@@ -47,6 +48,32 @@ export async function openFormat(dir: string, options: ParquetFormatOptions & { 
     async close() {
       await format.close();
       await engine.close();
+    },
+  };
+}
+
+/**
+ * Temporary stores and open formats for the tests of one file: everything `store`, `open` and `later` made is
+ * undone after each test, the newest first (a format closes before its directory goes).
+ */
+export function scratch(prefix: string) {
+  const cleanups: (() => unknown)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+  return {
+    later(cleanup: () => unknown): void {
+      cleanups.push(cleanup);
+    },
+    store(): string {
+      const dir = tempDirectory(prefix);
+      cleanups.push(() => dir.remove());
+      return dir.path;
+    },
+    async open(dir: string, options: Parameters<typeof openFormat>[1] = {}) {
+      const opened = await openFormat(dir, options);
+      cleanups.push(() => opened.close());
+      return opened;
     },
   };
 }

@@ -2,27 +2,12 @@ import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileS
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { LocalObjectStore, PARQUET_FORMAT_VERSION, ParquetFormat, openObjectStore } from '../src/index.js';
-import { T0, batchOf, entry, ltmError, openFormat, tempDirectory } from './helpers.js';
+import { T0, batchOf, entry, ltmError, openFormat, scratch } from './helpers.js';
 
-const cleanups: (() => unknown)[] = [];
 const FAR = Date.UTC(2100, 0, 1);
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-function store(): string {
-  const dir = tempDirectory('ltm-parquet-');
-  cleanups.push(() => dir.remove());
-  return dir.path;
-}
-
-async function open(dir: string, options: Parameters<typeof openFormat>[1] = {}) {
-  const opened = await openFormat(dir, options);
-  cleanups.push(() => opened.close());
-  return opened;
-}
+const { store, open, later } = scratch('ltm-parquet-');
 
 function files(dir: string, sub: string): string[] {
   const path = join(dir, 'ltm_store', sub);
@@ -188,14 +173,14 @@ describe('commit log', () => {
 
   test('open refuses a read-only engine, :memory: and glob characters in the location', async () => {
     const engine = await DuckDBQueryEngine.open({ path: ':memory:' });
-    cleanups.push(() => engine.close());
+    later(() => engine.close());
     const context = (uri: string) => ({ engine, uri, tableName: 'ltm_store', readOnly: false });
     expect((await ltmError(new ParquetFormat().open(context(':memory:')))).message).toMatch(/directory/);
     expect((await ltmError(new ParquetFormat().open(context(join(store(), 'a*b'))))).message).toMatch(/glob/);
     const file = join(store(), 'ro.duckdb');
     await (await DuckDBQueryEngine.open({ path: file })).close();
     const readOnlyEngine = await DuckDBQueryEngine.open({ path: file, readOnly: true });
-    cleanups.push(() => readOnlyEngine.close());
+    later(() => readOnlyEngine.close());
     const error = await ltmError(new ParquetFormat().open({ engine: readOnlyEngine, uri: store(), tableName: 'ltm_store', readOnly: true }));
     expect(error.message).toMatch(/:memory:/);
   });
@@ -271,7 +256,7 @@ describe('segments are plain Parquet', () => {
     await a.close();
     const [file] = segmentFiles(dir, 'entries');
     const probe = await DuckDBQueryEngine.open({ path: ':memory:' });
-    cleanups.push(() => probe.close());
+    later(() => probe.close());
     const stats = await probe.query<{ id: number; min: string; max: string; first: number; last: number }>(
       `SELECT row_group_id AS id, min(stats_min) FILTER (WHERE path_in_schema = 'key') AS min, max(stats_max) FILTER (WHERE path_in_schema = 'key') AS max,
               min(coalesce(dictionary_page_offset, data_page_offset)) AS first, max(coalesce(dictionary_page_offset, data_page_offset) + total_compressed_size) AS last
@@ -287,7 +272,7 @@ describe('segments are plain Parquet', () => {
     const engine = await DuckDBQueryEngine.open({ path: ':memory:', config: { enable_external_file_cache: 'false' } });
     const reader = new ParquetFormat({ refreshIntervalMs: 0 });
     await reader.open({ engine, uri: dir, tableName: 'ltm_store', readOnly: true });
-    cleanups.push(async () => {
+    later(async () => {
       await reader.close();
       await engine.close();
     });
@@ -601,7 +586,7 @@ test('liveViewSql() gives plain DuckDB (no ltm code) a view of the live state: s
   expect(writer.format.stats()).toMatchObject({ segments: 2, inlineCommits: 1 });
 
   const plain = await DuckDBQueryEngine.open({ path: ':memory:' });
-  cleanups.push(() => plain.close());
+  later(() => plain.close());
   await plain.run(writer.format.liveViewSql('memories'));
   const viaView = await plain.query<{ key: string; value: string; topic: string | null; updated_at: number }>(
     "SELECT key, value::VARCHAR AS value, metadata->>'$.topic' AS topic, epoch_ms(updated_at) AS updated_at FROM memories ORDER BY key",

@@ -429,7 +429,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       });
     }
     const touches = (pending: PendingViews | null): boolean =>
-      pending !== null && (keys === undefined || pending.unknown || keys.some((key) => pending.keys.has(key)));
+      pending !== null && (keys === undefined || pending.unknown || pending.unread.length > 0 || keys.some((key) => pending.keys.has(key)));
     if (touches(this.lagging) || touches(this.updating)) await this.updateViews();
   }
 
@@ -875,7 +875,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
   }
 
   /** Makes the DuckDB side show the snapshot `sources` after `steps`, atomically for readers. */
-  private async writeViews({ steps, reset, sources: snapshot }: PendingViews): Promise<void> {
+  private async writeViews(pending: PendingViews): Promise<void> {
+    const { steps, reset, sources: snapshot } = pending;
     const change: Change = { steps: [...steps] };
     const { engine, store, names, catalogName } = this.opened();
     const url = (key: string) => store.url(key);
@@ -917,7 +918,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.terms AS ${termsViewSql(sources, names)}`, []],
       [`CREATE OR REPLACE VIEW ${names.catalog}.main.docs AS ${docsViewSql(names)}`, []],
     );
-    const changed = reset ? null : changedKeys(change.steps);
+    // Another writer's segment names its keys only in its file, read below; unless anything may have changed anyway.
+    const changed = reset ? null : { keys: new Set(pending.keys), unread: pending.unknown ? [] : pending.unread, unknown: pending.unknown };
     try {
       await engine.transaction(async (connection) => {
         for (const [sql, params] of statements.slice(0, tailCleared)) await connection.run(sql, params);
@@ -1484,7 +1486,9 @@ interface PendingViews {
   rows: number;
   /** Keys whose visible row the steps may change, */
   keys: Set<string>;
-  /** unless any row may change (a reload, another writer's segment, a compaction that may drop expired rows). */
+  /** and other writers' segments, whose keys are only in their files, */
+  unread: SegmentInfo[];
+  /** unless any row may change (a reload, a segment too big to list, a compaction that may drop expired rows). */
   unknown: boolean;
   /** When the first of them arrived (performance.now()). */
   since: number;
@@ -1493,7 +1497,7 @@ interface PendingViews {
 }
 
 function newPending(reset: boolean): PendingViews {
-  return { steps: [], reset, records: 0, rows: 0, keys: new Set(), unknown: reset, since: performance.now(), sources: [] };
+  return { steps: [], reset, records: 0, rows: 0, keys: new Set(), unread: [], unknown: reset, since: performance.now(), sources: [] };
 }
 
 function addSteps(pending: PendingViews, steps: readonly Step[]): void {
@@ -1501,6 +1505,7 @@ function addSteps(pending: PendingViews, steps: readonly Step[]): void {
   pending.records += steps.length;
   const changed = changedKeys(steps);
   for (const key of changed.keys) pending.keys.add(key);
-  if (changed.unknown || changed.unread.length > 0) pending.unknown = true;
+  pending.unread.push(...changed.unread);
+  if (changed.unknown) pending.unknown = true;
   for (const step of steps) if (step.kind === 'inline') pending.rows += step.entries.length + step.terms.length;
 }

@@ -13,8 +13,15 @@
 import { LTMError } from '@ltm/core';
 
 export const FORMAT_ID = 'ltm-parquet';
-/** Recorded in `_ltm_format.json` and in every record; a newer one is refused rather than misread. */
-export const PARQUET_FORMAT_VERSION = 1;
+/**
+ * The newest version this code reads and writes, recorded in `_ltm_format.json` when it creates a store; every
+ * record and checkpoint carries its store's version. A newer one is refused rather than misread.
+ * - 1: an inline commit's postings are objects `{ key, field, term, tf }`;
+ * - 2: they are columns (`InlineTerms`): about half the bytes, and several times faster to decode.
+ * A store keeps the version it was created with (so older writers of it keep working); this code writes
+ * either.
+ */
+export const PARQUET_FORMAT_VERSION = 2;
 
 export const FORMAT_FILE = '_ltm_format.json';
 export const LOG_PREFIX = '_log/';
@@ -84,11 +91,15 @@ export interface InlineEntry {
   doc_extra_length: number | null;
 }
 
-export interface InlineTerm {
-  key: string;
-  field: number;
-  term: string;
-  tf: number;
+/**
+ * An inline commit's search postings, column by column: posting `i` is term `term[i]` of field `field[i]`
+ * (0 the value, 1 the metadata), `tf[i]` times in the document of the record's entry `entry[i]`.
+ */
+export interface InlineTerms {
+  entry: number[];
+  field: number[];
+  term: string[];
+  tf: number[];
 }
 
 interface RecordHeader {
@@ -105,7 +116,7 @@ interface RecordHeader {
 /** A batch: its rows inline (small batches, one object write) or a segment written beforehand. */
 export interface CommitRecord extends RecordHeader {
   kind: 'commit';
-  inline?: { entries: InlineEntry[]; terms: InlineTerm[] };
+  inline?: { entries: InlineEntry[]; terms: InlineTerms };
   segment?: SegmentInfo;
 }
 
@@ -154,6 +165,14 @@ export function encode(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
+/** A record as its store's `version` writes it (version 1: postings as objects). */
+export function encodeRecord(record: LogRecord): Uint8Array {
+  if (record.version >= 2 || record.kind !== 'commit' || record.inline === undefined) return encode(record);
+  const { entries, terms } = record.inline;
+  const objects = terms.term.map((term, index) => ({ key: entries[terms.entry[index]!]!.key, field: terms.field[index], term, tf: terms.tf[index] }));
+  return encode({ ...record, inline: { entries, terms: objects } });
+}
+
 function decodeJson(bytes: Uint8Array, what: string): Record<string, unknown> {
   let parsed: unknown;
   try {
@@ -189,9 +208,43 @@ export function decodeRecord(bytes: Uint8Array, seq: number, location: string): 
   const what = `log record ${seq}`;
   const record = decodeJson(bytes, what);
   checkVersion(record, what, location);
-  if (record.kind === 'commit' && (record.inline !== undefined) !== (record.segment !== undefined)) return record as unknown as CommitRecord;
+  if (record.kind === 'commit' && (record.inline !== undefined) !== (record.segment !== undefined)) {
+    if (record.inline !== undefined) record.inline = decodeInline(record.inline, record.version as number, `${what} in ${location}`);
+    return record as unknown as CommitRecord;
+  }
   if (record.kind === 'compact' && Array.isArray(record.replaces)) return record as unknown as CompactRecord;
   throw new LTMError('query_error', `${what} in ${location} has an unknown shape (kind ${JSON.stringify(record.kind)})`);
+}
+
+/** An inline commit's rows, postings as columns whatever the record's version; refuses a malformed one. */
+function decodeInline(inline: unknown, version: number, where: string): CommitRecord['inline'] {
+  const { entries, terms } = (inline ?? {}) as { entries?: unknown; terms?: unknown };
+  const malformed = () => new LTMError('query_error', `${where} has malformed inline rows: the store is damaged or was written by something else`);
+  if (!Array.isArray(entries)) throw malformed();
+  const rows = entries as InlineEntry[];
+  if (version === 1) {
+    if (!Array.isArray(terms)) throw malformed();
+    const index = new Map(rows.map((row, position) => [row?.key, position]));
+    const columns: InlineTerms = { entry: [], field: [], term: [], tf: [] };
+    for (const posting of terms as { key?: unknown; field: number; term: string; tf: number }[]) {
+      const entry = index.get(posting?.key as string);
+      if (entry === undefined) throw malformed();
+      columns.entry.push(entry);
+      columns.field.push(posting.field);
+      columns.term.push(posting.term);
+      columns.tf.push(posting.tf);
+    }
+    return { entries: rows, terms: columns };
+  }
+  const { entry, field, term, tf } = (terms ?? {}) as Partial<InlineTerms>;
+  if (!Array.isArray(entry) || !Array.isArray(field) || !Array.isArray(term) || !Array.isArray(tf)) throw malformed();
+  const length = entry.length;
+  if (field.length !== length || term.length !== length || tf.length !== length) throw malformed();
+  for (let index = 0; index < length; index++) {
+    const position = entry[index]!;
+    if (!Number.isInteger(position) || position < 0 || position >= rows.length) throw malformed();
+  }
+  return { entries: rows, terms: { entry, field, term, tf } };
 }
 
 export function decodeCheckpoint(bytes: Uint8Array, seq: number, location: string): Checkpoint {

@@ -14,7 +14,7 @@ import {
 import { quoteIdentifier, type DuckDBQueryEngine, type EngineConnection, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
 import { DEFAULT_COMPACTION_POLICY, planAutomatic, planExpiry, planFull } from './compaction.js';
-import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerm, LogRecord, SegmentInfo, SourceInfo } from './log.js';
+import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SourceInfo } from './log.js';
 import {
   CHECKPOINT_INTERVAL,
   CHECKPOINT_PREFIX,
@@ -30,6 +30,7 @@ import {
   decodeHorizon,
   decodeRecord,
   encode,
+  encodeRecord,
   recordKey,
   seqOfKey,
 } from './log.js';
@@ -95,12 +96,19 @@ export interface ParquetFormatOptions extends ObjectStoreOptions {
   /**
    * Bring the DuckDB views up to date with new log records (this process's commits and other writers') only
    * when a read asks for it through `prepareRead()`, or in the background (once the views lag by
-   * many rows, for a while, or the log went quiet), instead of inside every `commit()` and refresh.
-   * Every process mirrors every writer's commits into its views; a process that mostly writes then
-   * spends its CPU on its own writes. A caller that reads `relation()` must call `prepareRead()` first
-   * (the backend does). Default false: `commit()` and `refresh()` resolve with the views updated.
+   * many rows or miss a compaction for a few seconds, or when the log is quiet in a process whose reads
+   * waited for the views lately), instead of inside every `commit()` and refresh. A process that only
+   * writes then spends its CPU on its own writes rather than on mirroring every other writer's. A caller
+   * that reads `relation()` must call `prepareRead()` first (the backend does). Default false: `commit()`
+   * and `refresh()` resolve with the views updated.
    */
   deferViewUpdates?: boolean;
+  /**
+   * With `deferViewUpdates`: how many rows (entries and postings, about 50 bytes of memory each) the views may
+   * lag by before they are updated or, in a process whose reads have not waited for them in the last 10 s, the
+   * rows are let go (the next read that needs them rebuilds the views from the log, as opening does). Default 131,072.
+   */
+  viewLagMaxRows?: number;
 }
 
 /**
@@ -157,6 +165,13 @@ export interface ParquetFormatStats {
   viewUpdates: number;
   /** Log records in the snapshot that the views do not show yet (`deferViewUpdates`). */
   viewLagRecords: number;
+  /**
+   * Times this process let go of the rows its views lagged by rather than write them (`deferViewUpdates`, a
+   * process whose reads did not wait for the views): the next read that needs them rebuilds the views from the log.
+   */
+  viewDrops: number;
+  /** Times the views were rebuilt from the log (at open, after a drop, after damage). */
+  viewRebuilds: number;
 }
 
 const DEFAULTS = {
@@ -167,12 +182,23 @@ const DEFAULTS = {
   rowGroupRows: 2048,
   vacuumIntervalMs: 10 * 60_000,
 };
-/** `deferViewUpdates`: the views are brought up to date in the background once they lag by this many rows (entries and postings), */
+/**
+ * `deferViewUpdates`: the views are brought up to date in the background once they lag by this many rows (entries
+ * and postings, about 50 bytes of memory each), or, in a process whose reads did not wait for them lately, the
+ * rows are let go (the views are rebuilt from the log when a read needs them),
+ */
 const VIEW_LAG_MAX_ROWS = 131_072;
-/** or after the log was quiet this long, */
-const VIEW_QUIET_MS = 100;
-/** or at the latest this long after the oldest change they miss (a quarter of the retention when that is shorter: vacuum keeps what they read that long). */
+/**
+ * or at the latest this long after the oldest change they miss when one of those is a compaction (a quarter of the
+ * retention when that is shorter): views that miss a compaction read files vacuum deletes once the retention has
+ * passed; other changes only add rows,
+ */
 const VIEW_LAG_MAX_MS = 5_000;
+/** or after the log was quiet this long, in a process whose reads waited for the views in the last `VIEW_READ_WINDOW_MS`. */
+const VIEW_QUIET_MS = 100;
+const VIEW_READ_WINDOW_MS = 10_000;
+/** Once the rows are let go, the keys they changed are kept, up to this many (beyond, any read rebuilds the views). */
+const VIEW_LAG_MAX_KEYS = 262_144;
 /** Rows the appender loads between two yields to the event loop. */
 const APPEND_SLICE_ROWS = 16_384;
 const MAX_COMMIT_ATTEMPTS = 1000;
@@ -242,6 +268,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
     segmentCommitsWritten: 0,
     lostRaces: 0,
     viewUpdates: 0,
+    viewDrops: 0,
+    viewRebuilds: 0,
     compactions: 0,
     compactionConflicts: 0,
     vacuums: 0,
@@ -257,9 +285,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
   /** View updates run one at a time, in log order. */
   private viewsTurn: Promise<void> = Promise.resolve();
   private viewTimer: NodeJS.Timeout | undefined;
+  /** When a read last waited for the views (performance.now()): background updates pay off in such a process only. */
+  private readWaitedAt = -Infinity;
 
   constructor(private readonly options: ParquetFormatOptions = {}) {
-    for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs'] as const) {
+    for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs', 'viewLagMaxRows'] as const) {
       const value = options[name];
       if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
         throw new LTMError('validation_error', `${name} must be an integer >= 0, got ${String(value)}`);
@@ -369,10 +399,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
   }
 
-  private async commitInTurn(engine: Engine, store: ObjectStore, entries: InlineEntry[], terms: InlineTerm[], turn: Promise<void>): Promise<void> {
+  private async commitInTurn(engine: Engine, store: ObjectStore, entries: InlineEntry[], terms: InlineTerms, turn: Promise<void>): Promise<void> {
     const inlineRecord: CommitRecord = { ...this.header(), kind: 'commit', inline: { entries, terms } };
     let record: CommitRecord = inlineRecord;
-    let body = encode(inlineRecord);
+    let body = encodeRecord(inlineRecord);
     let segmentWrittenAt: number | undefined;
     if (body.byteLength <= (this.options.inlineMaxBytes ?? DEFAULTS.inlineMaxBytes)) {
       const [row] = await engine.query<{ invalid: number }>(invalidJsonCountSql(), [JSON.stringify(entries)]);
@@ -382,7 +412,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     } else {
       const segment = await writeCommitSegment(engine, store, entries, terms, { rowGroupRows: this.rowGroupRows() });
       record = { ...this.header(), kind: 'commit', segment };
-      body = encode(record);
+      body = encodeRecord(record);
       segmentWrittenAt = performance.now();
     }
     await turn;
@@ -423,14 +453,35 @@ export class ParquetFormat implements StorageFormat<Engine> {
    */
   async prepareRead(keys?: readonly string[]): Promise<void> {
     this.opened();
-    if (this.damaged) {
-      await this.exclusive(async () => {
-        if (this.damaged) await this.reload();
-      });
-    }
     const touches = (pending: PendingViews | null): boolean =>
       pending !== null && (keys === undefined || pending.unknown || pending.unread.length > 0 || keys.some((key) => pending.keys.has(key)));
-    if (touches(this.lagging) || touches(this.updating)) await this.updateViews();
+    const dropped = this.lagging?.dropped === true ? this.lagging : null;
+    // Rows let go: another writer's segments name their keys in their files only; read those, not the rows.
+    if (dropped !== null && keys !== undefined && dropped.unread.length > 0 && !dropped.unknown) await this.readUnreadKeys(dropped);
+    if (this.damaged || touches(dropped)) {
+      this.readWaitedAt = performance.now();
+      await this.exclusive(async () => {
+        if (this.damaged || this.lagging?.dropped === true) await this.reload();
+      });
+    }
+    if (touches(this.lagging) || touches(this.updating)) {
+      this.readWaitedAt = performance.now();
+      await this.updateViews();
+    }
+  }
+
+  /** The keys of the other writers' segments whose rows `pending` let go (keys only; the views stay as they are). */
+  private async readUnreadKeys(pending: PendingViews): Promise<void> {
+    const { engine, store } = this.opened();
+    const segments = pending.unread.splice(0);
+    try {
+      for (const segment of segments) {
+        const rows = await engine.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM read_parquet(${sqlString(store.url(segment.entries))})`);
+        addKeys(pending, rows.map((row) => decodeKey(row.key)));
+      }
+    } catch {
+      pending.unknown = true; // any read rebuilds the views then
+    }
   }
 
   async removeExpired(now: number): Promise<number> {
@@ -560,7 +611,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   // ---- log ----------------------------------------------------------------------------------------
 
   private header(): Pick<LogRecord, 'format' | 'version' | 'writer' | 'time' | 'id'> {
-    return { format: FORMAT_ID, version: PARQUET_FORMAT_VERSION, writer: this.writer, time: Date.now(), id: randomUUID() };
+    return { format: FORMAT_ID, version: this.storeVersion(), writer: this.writer, time: Date.now(), id: randomUUID() };
   }
 
   /**
@@ -627,7 +678,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (created) {
         await this.applyPublished(seq, record, missed, keys);
         this.lastSyncAt = Math.max(this.lastSyncAt, attemptedAt);
-        return seq % CHECKPOINT_INTERVAL === 0 || record.kind === 'compact' ? { seq, checkpoint: this.state.checkpoint() } : { seq };
+        return seq % CHECKPOINT_INTERVAL === 0 || record.kind === 'compact' ? { seq, checkpoint: this.state.checkpoint(this.storeVersion()) } : { seq };
       }
       this.counters.lostRaces++;
       if (skipAhead) {
@@ -789,6 +840,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       this.damaged = true;
       await this.applyChange(change, true);
       this.damaged = false;
+      this.counters.viewRebuilds++;
       this.lastSyncAt = started;
       return;
     }
@@ -839,18 +891,32 @@ export class ParquetFormat implements StorageFormat<Engine> {
     this.scheduleViewUpdate(pending);
   }
 
-  /** `deferViewUpdates`: updates the views in the background when they lag too far or too long, or the log is quiet. */
+  /**
+   * `deferViewUpdates`: updates the views in the background when they lag by too many rows, miss a compaction
+   * for too long, or the log is quiet in a process that reads. A process whose reads never wait for the views
+   * (one that only writes, or reads keys no lagging change touches) does not mirror the other writers'
+   * commits into them as they arrive.
+   */
   private scheduleViewUpdate(pending: PendingViews): void {
     if (this.viewTimer !== undefined) clearTimeout(this.viewTimer);
     this.viewTimer = undefined;
-    const deadline = pending.since + Math.min(VIEW_LAG_MAX_MS, this.retentionMs() / 4);
-    const wait = Math.min(VIEW_QUIET_MS, deadline - performance.now());
+    // Rows let go: nothing to write; a read that needs the views rebuilds them from the log.
+    if (pending.dropped) return;
+    const now = performance.now();
+    const reading = now - this.readWaitedAt < VIEW_READ_WINDOW_MS;
     const update = () => {
       this.viewTimer = undefined;
       if (!this.closed) this.updateViews().catch((error: unknown) => this.backgroundError(error));
     };
-    if (pending.rows >= VIEW_LAG_MAX_ROWS || wait <= 0) update();
-    else {
+    if (pending.rows >= (this.options.viewLagMaxRows ?? VIEW_LAG_MAX_ROWS)) {
+      if (reading) update();
+      else dropRows(pending, this.counters);
+      return;
+    }
+    const deadline = pending.compacted ? pending.since + Math.min(VIEW_LAG_MAX_MS, this.retentionMs() / 4) : Infinity;
+    const wait = Math.min(reading ? VIEW_QUIET_MS : Infinity, deadline - now);
+    if (wait <= 0) update();
+    else if (wait !== Infinity) {
       this.viewTimer = setTimeout(update, wait);
       this.viewTimer.unref();
     }
@@ -860,7 +926,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private updateViews(): Promise<void> {
     const run = this.viewsTurn.then(async () => {
       const pending = this.lagging;
-      if (pending === null) return;
+      // Rows let go cannot be written: the views wait for a rebuild (prepareRead, a compaction).
+      if (pending === null || pending.dropped) return;
       this.lagging = null;
       this.updating = pending;
       try {
@@ -889,8 +956,6 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (step.kind === 'compact') for (const source of step.replaced) if (source.kind === 'inline') merged.add(source.seq);
     }
     const inline = change.steps.flatMap((step) => (step.kind === 'inline' && !merged.has(step.seq) ? [step] : []));
-    const entryRows = inline.flatMap((step) => step.entries.map((row) => ({ seq: step.seq, ...row })));
-    const termRows = inline.flatMap((step) => step.terms.map((row) => ({ seq: step.seq, ...row })));
     const statements: [string, SqlValue[]][] = [];
     if (reset) {
       statements.push([`DELETE FROM ${names.catalog}.main.tail_entries`, []], [`DELETE FROM ${names.catalog}.main.tail_terms`, []]);
@@ -926,8 +991,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
         // The appender loads rows 3 to 5 times faster than JSON through from_json (postings are most of an
         // inline commit, about 50 per entry), and takes part in the transaction like any statement. Values
         // and metadata were checked as JSON by the writer before its record was published.
-        if (entryRows.length > 0) await appendTail(connection.raw, catalogName, 'tail_entries', entryRows, appendEntry);
-        if (termRows.length > 0) await appendTail(connection.raw, catalogName, 'tail_terms', termRows, appendTerm);
+        if (inline.length > 0) {
+          await appendTail(connection.raw, catalogName, 'tail_entries', inline.map(entryAppender));
+          await appendTail(connection.raw, catalogName, 'tail_terms', inline.map(termAppender));
+        }
         for (const [sql, params] of statements.slice(tailCleared)) await connection.run(sql, params);
         // Another writer's segment: its keys are read back from the file (its key column was just read).
         for (const segment of changed?.unread ?? []) {
@@ -1050,9 +1117,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
     for (let attempt = 0; attempt < MAX_COMPACTION_ATTEMPTS; attempt++) {
       const planned = await this.exclusive(async () => {
         await this.catchUp();
+        // The merge reads inline commits from the views' tail tables: lagging rows go in first, and rows
+        // let go come back with a rebuild.
+        if (this.lagging?.dropped === true) await this.reload();
         const plan = planner(this.state.sources);
         if (plan === null) return null;
-        // The merge reads inline commits from the views' tail tables.
         await this.updateViews();
         const run = this.state.findRun(plan.ids)!;
         const sources = sqlSources(this.state.sources.slice(run.start, run.end + 1), (key) => store.url(key), (id) => this.numberOf(id), false);
@@ -1067,7 +1136,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       });
       const writtenAt = performance.now();
       const record: CompactRecord = { ...this.header(), kind: 'compact', replaces: planned.plan.ids, segment: merged.segment, now };
-      const body = encode(record);
+      const body = encodeRecord(record);
       const { plan } = planned;
       const stillValid = () => this.state.findRun(plan.ids) !== undefined;
       const outcome = await this.exclusive(() =>
@@ -1112,7 +1181,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
     const current = await this.exclusive(async () => {
       await this.catchUp();
-      return { checkpoint: this.state.checkpoint(), history: new Map(this.history), historyFrom: this.historyFrom };
+      return { checkpoint: this.state.checkpoint(this.storeVersion()), history: new Map(this.history), historyFrom: this.historyFrom };
     });
     this.lastVacuumAt = performance.now();
     const now = Date.now();
@@ -1197,7 +1266,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
     if (result.deletedRecords > 0) {
       const previous = decodeHorizon(await store.get(HORIZON_KEY));
-      if (horizon > previous) await store.put(HORIZON_KEY, encode({ format: FORMAT_ID, version: PARQUET_FORMAT_VERSION, horizon }));
+      if (horizon > previous) await store.put(HORIZON_KEY, encode({ format: FORMAT_ID, version: this.storeVersion(), horizon }));
     }
     await store.delete(doomed);
     for (const seq of [...this.history.keys()]) if (seq <= horizon) this.history.delete(seq);
@@ -1270,6 +1339,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
     return this.options.rowGroupRows ?? DEFAULTS.rowGroupRows;
   }
 
+  /** The store's format version: what this process writes into it (see `PARQUET_FORMAT_VERSION`). */
+  private storeVersion(): number {
+    return this.formatFile?.version ?? PARQUET_FORMAT_VERSION;
+  }
+
   private retentionMs(): number {
     return this.formatFile?.retentionMs ?? this.options.retentionMs ?? DEFAULTS.retentionMs;
   }
@@ -1295,8 +1369,14 @@ class PublishError extends Error {
 
 type Appender = Awaited<ReturnType<EngineConnection['raw']['createAppender']>>;
 
-function appendEntry(appender: Appender, row: InlineEntry & { seq: number }): void {
-  appender.appendBigInt(BigInt(row.seq));
+/** The entry rows of an inline commit. */
+function entryAppender(step: Extract<Step, { kind: 'inline' }>): AppendPart {
+  const seq = BigInt(step.seq);
+  return { rows: step.entries.length, append: (appender, index) => appendEntry(appender, seq, step.entries[index]!) };
+}
+
+function appendEntry(appender: Appender, seq: bigint, row: InlineEntry): void {
+  appender.appendBigInt(seq);
   appender.appendVarchar(row.key);
   appender.appendVarchar(row.operation);
   for (const text of [row.value, row.metadata]) {
@@ -1313,23 +1393,42 @@ function appendEntry(appender: Appender, row: InlineEntry & { seq: number }): vo
   }
 }
 
-function appendTerm(appender: Appender, row: InlineTerm & { seq: number }): void {
-  appender.appendBigInt(BigInt(row.seq));
-  appender.appendVarchar(row.key);
-  appender.appendTinyInt(row.field);
-  appender.appendVarchar(row.term);
-  appender.appendInteger(row.tf);
+/** The postings of an inline commit, straight from its columns (no object per posting). */
+function termAppender(step: Extract<Step, { kind: 'inline' }>): AppendPart {
+  const seq = BigInt(step.seq);
+  const { entries, terms } = step;
+  return {
+    rows: terms.term.length,
+    append(appender, index) {
+      appender.appendBigInt(seq);
+      appender.appendVarchar(entries[terms.entry[index]!]!.key);
+      appender.appendTinyInt(terms.field[index]!);
+      appender.appendVarchar(terms.term[index]!);
+      appender.appendInteger(terms.tf[index]!);
+    },
+  };
 }
 
-async function appendTail<T>(connection: EngineConnection['raw'], catalog: string, table: string, rows: readonly T[], append: (appender: Appender, row: T) => void): Promise<void> {
+/** Rows for the appender: `append(appender, index)` appends row `index` (0 to rows - 1). */
+interface AppendPart {
+  rows: number;
+  append(appender: Appender, index: number): void;
+}
+
+async function appendTail(connection: EngineConnection['raw'], catalog: string, table: string, parts: readonly AppendPart[]): Promise<void> {
   const appender = await connection.createAppender(table, 'main', catalog);
   try {
-    for (let start = 0; start < rows.length; start += APPEND_SLICE_ROWS) {
-      // The appender is synchronous: let other work run between slices of a large update.
-      if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      for (const row of rows.slice(start, start + APPEND_SLICE_ROWS)) {
-        append(appender, row);
+    let slice = 0;
+    for (const part of parts) {
+      for (let index = 0; index < part.rows; index++) {
+        // The appender is synchronous: let other work run between slices of a large update.
+        if (slice === APPEND_SLICE_ROWS) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          slice = 0;
+        }
+        part.append(appender, index);
         appender.endRow();
+        slice++;
       }
     }
     appender.flushSync();
@@ -1415,7 +1514,7 @@ function isSafeTime(value: unknown): value is number {
 }
 
 /** The batch as log rows; rejects what the format seam forbids (duplicate keys, malformed rows). */
-function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; terms: InlineTerm[] } {
+function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; terms: InlineTerms } {
   if (batch === null || typeof batch !== 'object' || !Array.isArray(batch.puts) || !Array.isArray(batch.deletes)) {
     throw new LTMError('validation_error', 'a commit batch needs puts and deletes arrays');
   }
@@ -1451,7 +1550,7 @@ function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; term
       doc_extra_length: doc?.extraLength ?? null,
     });
   });
-  const putKeys = new Set(seen);
+  const putIndex = new Map(entries.map((row, index) => [row.key, index]));
   batch.deletes.forEach((key, index) => {
     entries.push({
       key: claim(key, `deletes[${index}]`),
@@ -1466,11 +1565,16 @@ function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; term
       doc_extra_length: null,
     });
   });
-  const terms: InlineTerm[] = (batch.terms ?? []).map((row, index) => {
-    if (!putKeys.has(row?.key) || (row.field !== 0 && row.field !== 1) || typeof row.term !== 'string' || !Number.isSafeInteger(row.tf)) {
+  const terms: InlineTerms = { entry: [], field: [], term: [], tf: [] };
+  (batch.terms ?? []).forEach((row, index) => {
+    const entry = putIndex.get(row?.key);
+    if (entry === undefined || (row.field !== 0 && row.field !== 1) || typeof row.term !== 'string' || !Number.isSafeInteger(row.tf)) {
       throw new LTMError('validation_error', `terms[${index}]: a term row needs the key of a put in the batch, field 0 or 1, a term and an integer tf`);
     }
-    return { key: row.key, field: row.field, term: row.term, tf: row.tf };
+    terms.entry.push(entry);
+    terms.field.push(row.field);
+    terms.term.push(row.term);
+    terms.tf.push(row.tf);
   });
   return { entries, terms };
 }
@@ -1492,20 +1596,46 @@ interface PendingViews {
   unknown: boolean;
   /** When the first of them arrived (performance.now()). */
   since: number;
+  /** One of them is a compaction. */
+  compacted: boolean;
+  /** Their rows were let go (`steps` is empty, `keys` and `unread` still say what they touch): the views are rebuilt from the log when needed. */
+  dropped: boolean;
   /** The snapshot's sources after the steps. */
   sources: LogState['sources'];
 }
 
 function newPending(reset: boolean): PendingViews {
-  return { steps: [], reset, records: 0, rows: 0, keys: new Set(), unread: [], unknown: reset, since: performance.now(), sources: [] };
+  return { steps: [], reset, records: 0, rows: 0, keys: new Set(), unread: [], unknown: reset, since: performance.now(), compacted: false, dropped: false, sources: [] };
 }
 
 function addSteps(pending: PendingViews, steps: readonly Step[]): void {
-  pending.steps.push(...steps);
   pending.records += steps.length;
   const changed = changedKeys(steps);
-  for (const key of changed.keys) pending.keys.add(key);
-  pending.unread.push(...changed.unread);
+  addKeys(pending, changed.keys);
+  if (!pending.unknown) pending.unread.push(...changed.unread);
   if (changed.unknown) pending.unknown = true;
-  for (const step of steps) if (step.kind === 'inline') pending.rows += step.entries.length + step.terms.length;
+  for (const step of steps) if (step.kind === 'compact') pending.compacted = true;
+  if (pending.dropped) return;
+  pending.steps.push(...steps);
+  for (const step of steps) if (step.kind === 'inline') pending.rows += step.entries.length + step.terms.term.length;
+}
+
+/** Adds to the keys `pending` touches; with its rows let go, beyond `VIEW_LAG_MAX_KEYS` it touches every key. */
+function addKeys(pending: PendingViews, keys: Iterable<string>): void {
+  if (pending.unknown && pending.dropped) return;
+  for (const key of keys) pending.keys.add(key);
+  if (pending.dropped && pending.keys.size > VIEW_LAG_MAX_KEYS) {
+    pending.unknown = true;
+    pending.keys.clear();
+    pending.unread = [];
+  }
+}
+
+/** Lets go of the rows `pending` holds (see `VIEW_LAG_MAX_ROWS`). */
+function dropRows(pending: PendingViews, counters: { viewDrops: number }): void {
+  pending.dropped = true;
+  pending.steps = [];
+  pending.rows = 0;
+  counters.viewDrops++;
+  addKeys(pending, []);
 }

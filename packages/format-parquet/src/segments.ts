@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LTMError } from '@ltm/core';
 import type { DuckDBQueryEngine, EngineConnection } from '@ltm/engine-duckdb';
-import type { InlineEntry, InlineTerm, SegmentInfo } from './log.js';
+import type { InlineEntry, InlineTerms, SegmentInfo } from './log.js';
 import { DATA_PREFIX } from './log.js';
 import type { ObjectStore } from './object-store/types.js';
 import { sqlString } from './sql.js';
@@ -106,7 +106,7 @@ export async function writeCommitSegment(
   engine: DuckDBQueryEngine,
   store: ObjectStore,
   entries: readonly InlineEntry[],
-  terms: readonly InlineTerm[],
+  terms: InlineTerms,
   options: SegmentWriteOptions,
 ): Promise<SegmentInfo> {
   const keys = newSegmentKeys();
@@ -118,8 +118,11 @@ export async function writeCommitSegment(
           `temp.${STAGE_ENTRIES}`,
           entries.map((row) => [row.key, row.operation, row.value, row.metadata, row.created_at, row.updated_at, row.expires_at, row.doc_length, row.doc_extra_length]),
         );
-        if (terms.length > 0) {
-          await connection.appendRows(`temp.${STAGE_TERMS}`, terms.map((row) => [row.key, row.field, row.term, row.tf]));
+        if (terms.term.length > 0) {
+          await connection.appendRows(
+            `temp.${STAGE_TERMS}`,
+            terms.term.map((term, index) => [entries[terms.entry[index]!]!.key, terms.field[index]!, term, terms.tf[index]!]),
+          );
         }
         await writeObject(store, keys.entries, (target) =>
           connection.run(
@@ -129,7 +132,7 @@ export async function writeCommitSegment(
               `FROM temp.${STAGE_ENTRIES} ORDER BY key) TO ${target} (FORMAT parquet, ROW_GROUP_SIZE ${options.rowGroupRows})`,
           ),
         );
-        if (terms.length > 0) {
+        if (terms.term.length > 0) {
           await writeObject(store, keys.terms, (target) =>
             connection.run(
               `COPY (SELECT key, NULL::BIGINT AS version, field, term, tf FROM temp.${STAGE_TERMS} ORDER BY term, key) ` +
@@ -140,7 +143,7 @@ export async function writeCommitSegment(
         const [stats] = await connection.query<StatsRow>(
           STATS_SQL(`(SELECT key, operation, make_timestamp(expires_at * 1000) AS expires_at, make_timestamp(updated_at * 1000) AS updated_at FROM temp.${STAGE_ENTRIES})`),
         );
-        return segmentInfo(keys, stats!, terms.length > 0, false);
+        return segmentInfo(keys, stats!, terms.term.length > 0, false);
       } finally {
         await connection.run(`DELETE FROM temp.${STAGE_ENTRIES}`);
         await connection.run(`DELETE FROM temp.${STAGE_TERMS}`);

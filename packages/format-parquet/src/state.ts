@@ -4,12 +4,12 @@
  * lets a compactor check its plan against the log alone.
  */
 import { LTMError } from '@ltm/core';
-import type { Checkpoint, InlineEntry, InlineTerm, LogRecord, SegmentInfo, SourceInfo } from './log.js';
-import { FORMAT_ID, PARQUET_FORMAT_VERSION, sourceId } from './log.js';
+import type { Checkpoint, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SourceInfo } from './log.js';
+import { FORMAT_ID, sourceId } from './log.js';
 
 /** One applied record's effect, in log order, for the DuckDB side (tail rows, key index, views). */
 export type Step =
-  | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerm[] }
+  | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerms }
   /** `keys`: the segment's keys when this process wrote it (else they are read from the file). */
   | { kind: 'segment'; segment: SegmentInfo; keys?: string[] }
   /**
@@ -40,8 +40,9 @@ export class LogState {
     return state;
   }
 
-  checkpoint(): Checkpoint {
-    return { format: FORMAT_ID, version: PARQUET_FORMAT_VERSION, seq: this.seq, sources: this.sources.map((source) => ({ ...source })) };
+  /** `version`: the store's format version (readers of older versions must be able to read it). */
+  checkpoint(version: number): Checkpoint {
+    return { format: FORMAT_ID, version, seq: this.seq, sources: this.sources.map((source) => ({ ...source })) };
   }
 
   /** Where the run `ids` sits among the sources, or `undefined` when one is gone or they are not contiguous. */

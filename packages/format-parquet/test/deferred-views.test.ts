@@ -11,6 +11,10 @@ async function open(dir: string, options: Parameters<typeof openStore>[1] = {}) 
   return { ...opened, changes };
 }
 
+function sorted(model: Map<string, string>): Record<string, string> {
+  return Object.fromEntries([...model].sort(([x], [y]) => (x < y ? -1 : 1)));
+}
+
 async function eventually(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!check()) {
@@ -51,14 +55,116 @@ describe('deferViewUpdates: the views catch up when a read asks, or in the backg
     expect(await a.entries()).toEqual({ a: '"3"', c: '{"key":"c"}' });
   });
 
-  test("without any read, the views catch up in the background once the log is quiet", async () => {
+  test('the views catch up in the background once the log is quiet, in a process whose reads waited for them', async () => {
     const dir = store();
     const a = await open(dir);
+    const updatesAfterOpen = a.format.stats().viewUpdates;
+    await a.format.commit(batchOf([entry('first')]));
+    // No read has waited yet: a process that only writes leaves the views lagging, however quiet the log.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(a.format.stats()).toMatchObject({ viewLagRecords: 1, viewUpdates: updatesAfterOpen });
+
+    await a.format.prepareRead(['first']); // waits for the views
     await a.format.commit(batchOf([entry('quiet')]));
     await eventually(() => a.format.stats().viewLagRecords === 0, 'the background update');
     // Read without prepareRead: the background update wrote the views.
-    expect(await a.entries()).toEqual({ quiet: '{"key":"quiet"}' });
-    expect(a.changes).toEqual([['quiet']]);
+    expect(await a.entries()).toEqual({ first: '{"key":"first"}', quiet: '{"key":"quiet"}' });
+    expect(a.changes).toEqual([['first'], ['quiet']]);
+  });
+
+  test("another writer's compaction reaches the views of a process that only writes within a quarter of the retention", async () => {
+    const dir = store();
+    const writer = await open(dir, { retentionMs: 400 });
+    const other = await open(dir, { refreshIntervalMs: 20 });
+    await other.format.commit(batchOf([entry('own')]));
+    await writer.format.commit(batchOf([entry('x'), entry('y')]));
+    await writer.format.commit(batchOf([entry('z')], ['x']));
+    await writer.format.compact();
+    // `other` never reads; its background refresh finds the commits and the compaction, and the compaction's
+    // files-may-go deadline (400 / 4 ms) brings its views up to date.
+    await eventually(() => other.format.stats().viewLagRecords === 0 && other.changes.length > 0, "the other writer's changes in the views");
+    expect(await other.entries()).toEqual({ own: '{"key":"own"}', y: '{"key":"y"}', z: '{"key":"z"}' });
+  });
+
+  /** A process that never reads (`p`) after its views lagged past `viewLagMaxRows`: the rows were let go. */
+  async function droppedViews() {
+    const dir = store();
+    const writer = await open(dir, { inlineMaxBytes: 1000 });
+    const p = await open(dir, { viewLagMaxRows: 10 });
+    const start = p.format.stats();
+    await p.format.commit(batchOf([entry('p1')]));
+    for (let i = 0; i < 3; i++) await writer.format.commit(batchOf([entry(`w${i}a`), entry(`w${i}b`)]));
+    // p's commit applies the three records it missed and its own: 2 + 3 * 4 + 2 rows behind, more than 10.
+    await p.format.commit(batchOf([entry('p2')]));
+    expect(p.format.stats()).toMatchObject({ viewDrops: start.viewDrops + 1, viewUpdates: start.viewUpdates, viewLagRecords: 5 });
+    // Another writer's segment (too big to go inline) after the drop: its keys are only in its file.
+    await writer.format.commit(batchOf([entry('big', { value: JSON.stringify('x'.repeat(2000)) })]));
+    await p.format.commit(batchOf([entry('p3')]));
+    expect(p.format.stats()).toMatchObject({ viewDrops: start.viewDrops + 1, viewLagRecords: 7 });
+    return { dir, p, start, keys: ['big', 'p1', 'p2', 'p3', 'w0a', 'w0b', 'w1a', 'w1b', 'w2a', 'w2b'] };
+  }
+
+  test('a process whose reads never wait lets lagging rows go; a read of a key they touched rebuilds the views from the log', async () => {
+    const { p, start, keys } = await droppedViews();
+    // Keys no lagging change touched need nothing (the segment's keys are read from its file, not the views).
+    await p.format.prepareRead(['unrelated']);
+    expect(p.format.stats()).toMatchObject({ viewRebuilds: start.viewRebuilds, viewUpdates: start.viewUpdates, viewLagRecords: 7 });
+    await p.format.prepareRead(['big']);
+    expect(p.format.stats()).toMatchObject({ viewRebuilds: start.viewRebuilds + 1, viewLagRecords: 0 });
+    expect(Object.keys(await p.entries())).toEqual(keys);
+    // A rebuild reports that any key may have changed.
+    expect(p.changes).toEqual([null]);
+  });
+
+  test('a compaction after the rows were let go merges every row (the views are rebuilt first)', async () => {
+    const { dir, p, keys } = await droppedViews();
+    await p.format.compact();
+    expect(p.format.stats()).toMatchObject({ segments: 1, inlineCommits: 0 });
+    const fresh = await open(dir, { deferViewUpdates: false });
+    expect(Object.keys(await fresh.entries())).toEqual(keys);
+  });
+
+  test('random commits and compactions of two writers, one of which only writes and lets rows go, leave both views equal to the log', async () => {
+    const dir = store();
+    const a = await open(dir, { inlineMaxBytes: 600 });
+    const b = await open(dir, { viewLagMaxRows: 6 });
+    const model = new Map<string, string>();
+    let seed = 7;
+    const random = (n: number) => {
+      // mulberry32
+      seed = (seed + 0x6d2b79f5) | 0;
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return (((t ^ (t >>> 14)) >>> 0) / 2 ** 32) * n | 0;
+    };
+    let compactionsAfterDrop = 0;
+    for (let step = 0; step < 60; step++) {
+      const writer = random(2) === 0 ? a : b;
+      if (random(8) === 0) {
+        if (writer === b && b.format.stats().viewDrops > 0) compactionsAfterDrop++;
+        await writer.format.compact();
+        // What the merge wrote is what a new reader sees.
+        const fresh = await open(dir, { deferViewUpdates: false });
+        expect(await fresh.entries(), `after the compaction of step ${step}`).toEqual(sorted(model));
+        await fresh.close();
+        continue;
+      }
+      const puts = new Map<string, string>();
+      for (let n = random(3) + 1; n > 0; n--) puts.set(`k${random(12)}`, JSON.stringify(random(2) === 0 ? step : 'v'.repeat(step * 10)));
+      const deletes = [`k${random(12)}`].filter((key) => !puts.has(key) && random(3) === 0);
+      await writer.format.commit(batchOf([...puts].map(([key, value]) => entry(key, { value })), deletes));
+      for (const [key, value] of puts) model.set(key, value);
+      for (const key of deletes) model.delete(key);
+    }
+    expect(b.format.stats().viewDrops).toBeGreaterThan(0);
+    expect(compactionsAfterDrop).toBeGreaterThan(0);
+    const expected = sorted(model);
+    for (const reader of [a, b]) {
+      await reader.format.refresh();
+      expect(await reader.entries()).toEqual(expected);
+    }
+    const fresh = await open(dir, { deferViewUpdates: false });
+    expect(await fresh.entries()).toEqual(expected);
   });
 
   test("refresh() resolves with another writer's commits in the views", async () => {

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
@@ -160,6 +160,46 @@ describe('commit log', () => {
     error = await ltmError(openFormat(dir));
     expect(error.errorType).toBe('unsupported');
     expect(error.message).toMatch(/log record 2 .*newer/);
+  });
+
+  test('a version 1 store keeps version 1 records (postings as objects) and reads them; a new store writes columns', async () => {
+    const terms = (format: Awaited<ReturnType<typeof open>>) =>
+      format.engine.query<{ key: string; term: string }>(`SELECT key, term FROM ${format.format.relation('terms')} ORDER BY key`);
+    const record = (dir: string, seq: number) => JSON.parse(readFileSync(join(dir, 'ltm_store', '_log', `${String(seq).padStart(20, '0')}.json`), 'utf8'));
+
+    const fresh = store();
+    const writer = await open(fresh);
+    await writer.format.commit(batchOf([entry('a'), entry('b')]));
+    expect(record(fresh, 1)).toMatchObject({ version: PARQUET_FORMAT_VERSION, inline: { terms: { entry: [0, 1], field: [0, 0], term: ['t-a', 't-b'], tf: [1, 1] } } });
+
+    // A store made by the version 1 code: its format file, and a record as that code wrote it.
+    const old = store();
+    mkdirSync(join(old, 'ltm_store', '_log'), { recursive: true });
+    writeFileSync(join(old, 'ltm_store', '_ltm_format.json'), JSON.stringify({ format: 'ltm-parquet', version: 1, createdAt: new Date(T0).toISOString(), retentionMs: 3_600_000 }));
+    const row = { operation: 'put', value: '{"n":1}', metadata: '{}', created_at: T0, updated_at: T0, expires_at: null, doc_length: 1, doc_extra_length: 0 };
+    writeFileSync(
+      join(old, 'ltm_store', '_log', `${'1'.padStart(20, '0')}.json`),
+      JSON.stringify({
+        format: 'ltm-parquet', version: 1, id: 'old', writer: 'old', time: T0, kind: 'commit',
+        inline: { entries: [{ key: 'x', ...row }, { key: 'y', ...row }], terms: [{ key: 'y', field: 0, term: 'why', tf: 2 }, { key: 'x', field: 1, term: 'ex', tf: 1 }] },
+      }),
+    );
+    const a = await open(old);
+    expect(Object.keys(await a.entries())).toEqual(['x', 'y']);
+    expect(await terms(a)).toEqual([{ key: 'x', term: 'ex' }, { key: 'y', term: 'why' }]);
+    await a.format.commit(batchOf([entry('z')]));
+    expect(record(old, 2)).toMatchObject({ version: 1, inline: { terms: [{ key: 'z', field: 0, term: 't-z', tf: 1 }] } });
+    const b = await open(old);
+    expect(await terms(b)).toEqual([{ key: 'x', term: 'ex' }, { key: 'y', term: 'why' }, { key: 'z', term: 't-z' }]);
+
+    // A postings column that does not line up with the entries is damage, not a silent loss of search rows.
+    writeFileSync(
+      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
+      JSON.stringify({ ...record(fresh, 1), inline: { ...record(fresh, 1).inline, terms: { entry: [0, 5], field: [0, 0], term: ['x', 'y'], tf: [1, 1] } } }),
+    );
+    const error = await ltmError(openFormat(fresh));
+    expect(error.errorType).toBe('query_error');
+    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
   });
 
   test('a read-only open of a location nothing was written to shows an empty store and creates nothing', async () => {

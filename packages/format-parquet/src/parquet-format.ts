@@ -13,7 +13,7 @@ import {
 } from '@ltm/core';
 import { quoteIdentifier, type DuckDBQueryEngine, type EngineConnection, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
-import { DEFAULT_COMPACTION_POLICY, planAutomatic, planExpiry, planFull } from './compaction.js';
+import { DEFAULT_COMPACTION_POLICY, passedThreshold, planAutomatic, planExpiry, planFull, scaledPolicy } from './compaction.js';
 import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SourceInfo } from './log.js';
 import {
   CHECKPOINT_INTERVAL,
@@ -95,8 +95,8 @@ export interface ParquetFormatOptions extends ObjectStoreOptions {
   onBackgroundError?: (error: Error) => void;
   /**
    * Bring the DuckDB views up to date with new log records (this process's commits and other writers') only
-   * when a read asks for it through `prepareRead()`, or in the background (once the views lag by
-   * many rows or miss a compaction for a few seconds, or when the log is quiet in a process whose reads
+   * when a read asks for it through `prepareRead()`, or in the background (once the views lag by many rows
+   * or miss a compaction for a quarter of the retention, or when the log is quiet in a process whose reads
    * waited for the views lately), instead of inside every `commit()` and refresh. A process that only
    * writes then spends its CPU on its own writes rather than on mirroring every other writer's. A caller
    * that reads `relation()` must call `prepareRead()` first (the backend does). Default false: `commit()`
@@ -189,11 +189,9 @@ const DEFAULTS = {
  */
 const VIEW_LAG_MAX_ROWS = 131_072;
 /**
- * or at the latest this long after the oldest change they miss when one of those is a compaction (a quarter of the
- * retention when that is shorter): views that miss a compaction read files vacuum deletes once the retention has
- * passed; other changes only add rows,
+ * or at the latest a quarter of the retention after the oldest change they miss when one of those is a compaction:
+ * views that miss a compaction read files vacuum deletes once the retention has passed (other changes only add rows),
  */
-const VIEW_LAG_MAX_MS = 5_000;
 /** or after the log was quiet this long, in a process whose reads waited for the views in the last `VIEW_READ_WINDOW_MS`. */
 const VIEW_QUIET_MS = 100;
 const VIEW_READ_WINDOW_MS = 10_000;
@@ -299,11 +297,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       throw new LTMError('validation_error', `rowGroupRows must be a positive integer, got ${String(options.rowGroupRows)}`);
     }
     this.policy = { ...DEFAULT_COMPACTION_POLICY, ...options.compaction };
-    this.overduePolicy = {
-      flushInlineRecords: 2 * this.policy.flushInlineRecords,
-      flushInlineBytes: 2 * this.policy.flushInlineBytes,
-      maxSegments: 2 * this.policy.maxSegments,
-    };
+    this.overduePolicy = scaledPolicy(this.policy, 4);
   }
 
   get capabilities(): FormatCapabilities {
@@ -417,11 +411,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
     await turn;
     const keys = record.segment === undefined ? undefined : entries.map((row) => row.key);
-    let passedThreshold = false;
+    let passed = false;
     const published = await this.exclusive(async () => {
       const outcome = await this.publish(record, body, segmentWrittenAt, undefined, keys);
       // This record is the newest source now: did it take the snapshot past the compaction threshold?
-      passedThreshold = planAutomatic(this.state.sources.slice(0, -1), this.policy) === null;
+      passed = passedThreshold(this.state.sources, this.policy);
       return outcome;
     }).catch(async (error: unknown) => {
       // Only a segment no record can name is safe to delete; after an ambiguous write, vacuum decides.
@@ -435,7 +429,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     if (record.segment === undefined) this.counters.inlineCommitsWritten++;
     else this.counters.segmentCommitsWritten++;
     if (published !== 'conflict' && published.checkpoint !== undefined) void this.writeCheckpoint(published.checkpoint);
-    this.maybeCompact(passedThreshold);
+    this.maybeCompact(passed);
   }
 
   async refresh(): Promise<boolean> {
@@ -913,7 +907,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       else dropRows(pending, this.counters);
       return;
     }
-    const deadline = pending.compacted ? pending.since + Math.min(VIEW_LAG_MAX_MS, this.retentionMs() / 4) : Infinity;
+    const deadline = pending.compacted ? pending.since + this.retentionMs() / 4 : Infinity;
     const wait = Math.min(reading ? VIEW_QUIET_MS : Infinity, deadline - now);
     if (wait <= 0) update();
     else if (wait !== Infinity) {
@@ -1083,14 +1077,15 @@ export class ParquetFormat implements StorageFormat<Engine> {
   /**
    * Every writer sees the snapshot pass the threshold, and if all of them compacted, all but one would
    * merge the same sources in vain (measured: 8 writers on S3 spent more on losing merges than on their
-   * commits). So the writer whose commit passed it compacts (`passedThreshold`), and keeps compacting
-   * while the policy asks for more; any writer does once twice the threshold is passed, in case that one
-   * failed or left.
+   * commits, and with deferred views each of them first loads every lagging row). So the writer whose
+   * commit passed the threshold compacts (`passed`), and keeps compacting while the policy asks for more;
+   * one more writer starts at each multiple of the threshold its commit passes while the compaction has
+   * not landed (it is slow, or failed), and any writer does once four times the threshold is passed.
    */
-  private maybeCompact(passedThreshold: boolean): void {
+  private maybeCompact(passed: boolean): void {
     if (this.options.autoCompact === false || this.compacting !== null || this.closed) return;
     if (planAutomatic(this.state.sources, this.policy) === null) return;
-    if (!passedThreshold && planAutomatic(this.state.sources, this.overduePolicy) === null) return;
+    if (!passed && planAutomatic(this.state.sources, this.overduePolicy) === null) return;
     let compacted = false;
     this.compacting = this.runCompaction((sources) => planAutomatic(sources, this.policy), Date.now(), this.retentionMs())
       .then((result) => {

@@ -330,27 +330,39 @@ describe('segments are plain Parquet', () => {
 });
 
 describe('compaction', () => {
-  test('automatic compaction: the writer whose commit passes the threshold compacts; another writer only once twice the threshold is passed', async () => {
+  test('automatic compaction: the writer whose commit passes the threshold or a multiple of it compacts; any writer once four times it is passed', async () => {
     const dir = store();
     const policy = { flushInlineRecords: 4 };
     const a = await open(dir, { compaction: policy });
     const b = await open(dir, { autoCompact: false });
-    for (let i = 0; i < 4; i++) await b.format.commit(batchOf([entry(`b${i}`)]));
+    const c = await open(dir, { compaction: policy });
+    const commit = async (writer: typeof a, name: string, count: number) => {
+      for (let i = 0; i < count; i++) await writer.format.commit(batchOf([entry(`${name}${writer.format.stats().commits}`)]));
+    };
+    await commit(b, 'b', 4);
     // The threshold was passed by b's commit, not a's: a leaves the merge to b.
-    await a.format.commit(batchOf([entry('a0')]));
+    await commit(a, 'a', 1);
     expect(a.format.stats()).toMatchObject({ inlineCommits: 5, compactions: 0 });
-    for (let i = 4; i < 7; i++) await b.format.commit(batchOf([entry(`b${i}`)]));
-    // Eight inline commits before a's: twice the threshold, so b has failed to compact and a does it.
-    await a.format.commit(batchOf([entry('a1')]));
+    // b passes twice the threshold (8), a's ninth commit passes nothing: a still waits.
+    await commit(b, 'b', 3);
+    await commit(a, 'a', 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(a.format.stats()).toMatchObject({ inlineCommits: 9, compactions: 0 });
+    // Seventeen inline commits before a's: four times the threshold, so b has failed to compact and a does it.
+    await commit(b, 'b', 8);
+    await commit(a, 'a', 1);
     await vi.waitFor(() => expect(a.format.stats().compactions).toBe(1), { timeout: 10_000, interval: 20 });
     expect(a.format.stats()).toMatchObject({ inlineCommits: 0, segments: 1 });
     await b.format.refresh();
-    expect(b.format.stats().seq).toBe(10); // 9 commits and one compaction record
-    // A writer whose own commit passes the threshold compacts at once.
-    const c = await open(dir, { compaction: policy });
-    for (let i = 0; i < 4; i++) await c.format.commit(batchOf([entry(`c${i}`)]));
+    expect(b.format.stats().seq).toBe(19); // 18 commits and one compaction record
+    // A writer whose own commit passes twice the threshold compacts at once (the one that passed it did not).
+    await commit(b, 'b', 7);
+    await commit(c, 'c', 1);
     await vi.waitFor(() => expect(c.format.stats().compactions).toBe(1), { timeout: 10_000, interval: 20 });
-    expect(Object.keys(await c.entries())).toHaveLength(13);
+    // And one whose own commit passes the threshold.
+    await commit(c, 'c', 4);
+    await vi.waitFor(() => expect(c.format.stats().compactions).toBe(2), { timeout: 10_000, interval: 20 });
+    expect(Object.keys(await c.entries())).toHaveLength(30);
   });
 
   /** A random workload against a model; every check compares all three relations with the model. */

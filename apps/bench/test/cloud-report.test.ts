@@ -24,12 +24,13 @@ function report(oursWrites: number, warmMs: number, coldRequests: number): Cloud
       { name: FIRST_RETRIEVE_PHASE, unit: 'call', ours: stats(15, 70, 1) },
     ],
     writes: {
-      ours: { stats: stats(oursWrites, 100), acked: 4000, requests: { requests: 800, byMethod: { GET: 500, PUT: 300 }, byStatus: { 200: 700, 412: 100 }, failed: 0 }, cpuMs: 1600, perProcess: [1000, 3000], commits: 100 },
+      ours: { stats: stats(oursWrites, 100), acked: 4000, requests: { requests: 800, byMethod: { GET: 500, PUT: 300 }, byStatus: { 200: 700, 412: 100 }, failed: 0 }, cpuMs: 1600, emulatorCpuMs: 600, benchCpuMs: 200, perProcess: [1000, 3000], commits: 100 },
       peer: {
         stats: stats(250, 1000),
         acked: 2500,
         requests: { requests: 660, byMethod: { DELETE: 50, GET: 50, PUT: 560 }, byStatus: { 200: 200, 412: 460 }, failed: 0 },
         cpuMs: 500,
+        benchCpuMs: 100,
         perProcess: [1250, 1250],
         sessions: { sessions: 50, lockAttempts: 510, lockWaitMs: 60_000, downloadedBytes: 50 * 1024 * 1024, uploadedBytes: 52 * 1024 * 1024 },
       },
@@ -80,6 +81,9 @@ describe('formatCloudReport', () => {
     expect(text).toContain('p50 2, p99 3, mean 2.25');
     expect(text).toMatch(/retrieve \(first read after open\), per call\s*│ p50 1, p99 2, mean 1.25/);
     expect(text).toContain('1.6 s (80% of 2 cores), 0.40 ms per write');
+    // The emulator's and the proxy's share of the machine; no emulator figure where /proc is missing.
+    expect(text).toMatch(/S3 emulator's CPU time\s*│ 0.6 s \(30% of 2 cores\), 0.15 ms per write\s*│ -/);
+    expect(text).toMatch(/bench process' CPU time \(latency proxy\)\s*│ 0.2 s \(10% of 2 cores\), 0.05 ms per write\s*│ 0.1 s \(5% of 2 cores\), 0.04 ms per write/);
     expect(text).toMatch(/acknowledged writes per process\s*│ 1000, 3000\s*│ 1250, 1250/);
     expect(text).toContain('verified: 4000 (ours) and 2500 (peer)');
   });

@@ -15,6 +15,7 @@
  *   compared with what was written, and the reader's entry count equals the acknowledged total.
  */
 import { fork } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -107,6 +108,10 @@ export interface CloudWriteSide {
   requests: ProxyCounts;
   /** CPU time of all writer processes during the phase (the machine's cores are shared by all of them). */
   cpuMs: number;
+  /** CPU time of the S3 emulator's processes during the phase (Linux `/proc`; absent elsewhere). */
+  emulatorCpuMs?: number;
+  /** CPU time of the bench process during the phase: the latency proxy, mostly. */
+  benchCpuMs: number;
   /** Acknowledged writes of each process, in process order: how evenly the store served them. */
   perProcess: number[];
   /** Ours: commits made by all processes (their write pipelines' applies). */
@@ -171,10 +176,11 @@ export async function runCloudBench({ config, log = () => {} }: CloudBenchOption
     await preloadOurs(access, bucket, preloaded);
 
     log(`peer: ${config.writers} writer processes, download-lock-upload sessions of ${config.sessionStores} stores, ${config.writeMs / 1000} s`);
-    const peerWrites = await runWriters('peer', config, bucket, access, proxy);
+    const emulator = rig.services.find((service) => service.name.startsWith('versitygw'))?.pid;
+    const peerWrites = await runWriters('peer', config, bucket, access, proxy, emulator);
     log(`  peer: ${describeWrites(peerWrites)}`);
     log(`ours: ${config.writers} writer processes, ${config.inFlight} stores in flight each, ${config.writeMs / 1000} s`);
-    const oursWrites = await runWriters('ours', config, bucket, access, proxy);
+    const oursWrites = await runWriters('ours', config, bucket, access, proxy, emulator);
     log(`  ours: ${describeWrites(oursWrites)}`);
 
     const peerExpected = expectedWrites(config, peerWrites.results, preloaded);
@@ -231,7 +237,35 @@ function describeWrites({ side }: WritePhase): string {
 }
 
 /** Forks the writer processes, waits until every one is open, starts them together and collects their results. */
-async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: string, s3: S3Access, proxy: LatencyProxy): Promise<WritePhase> {
+/**
+ * CPU time (ms) of the processes in process group `group` (the rig runs each service in its own group), from
+ * Linux's `/proc/<pid>/stat` (utime + stime in USER_HZ ticks, 100 per second); `undefined` where there is no `/proc`.
+ */
+function groupCpuMs(group: number | undefined): number | undefined {
+  if (group === undefined) return undefined;
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return undefined;
+  }
+  let ticks = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // pid (comm) state ppid pgrp ... : fields after the command name, which may hold spaces and parentheses.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) !== group) continue;
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks * 10;
+}
+
+async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: string, s3: S3Access, proxy: LatencyProxy, emulator: number | undefined): Promise<WritePhase> {
   const script = fileURLToPath(new URL('./writer-child.js', import.meta.url));
   const children = Array.from({ length: config.writers }, (_, index) => {
     const child = fork(script, [], {
@@ -276,8 +310,14 @@ async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: st
     const startAt = performance.timeOrigin + performance.now() + 200;
     const deadline = startAt + config.writeMs;
     proxy.reset();
+    const emulatorCpuBefore = groupCpuMs(emulator);
+    const benchCpuBefore = process.cpuUsage();
     for (const { child } of children) child.send({ type: 'go', startAt, deadline } satisfies ToWriter);
     const results = (await Promise.all(children.map((c) => c.next('done', config.writeMs + READY_TIMEOUT_MS)))).map((m) => m.result);
+    const benchCpu = process.cpuUsage(benchCpuBefore);
+    const benchCpuMs = (benchCpu.user + benchCpu.system) / 1000;
+    const emulatorCpuAfter = groupCpuMs(emulator);
+    const emulatorCpuMs = emulatorCpuBefore === undefined || emulatorCpuAfter === undefined ? undefined : emulatorCpuAfter - emulatorCpuBefore;
     const requests = proxy.counts();
     const endedAt = Math.max(...results.map((r) => r.endedAt));
     const acked = results.reduce((sum, r) => sum + r.acked, 0);
@@ -289,7 +329,7 @@ async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: st
     const sessions = side === 'peer' ? sumCounters(results.map((r) => r.sessions).filter((s) => s !== undefined)) : undefined;
     return {
       results,
-      side: { stats, acked, requests, cpuMs, perProcess: results.map((r) => r.acked), ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
+      side: { stats, acked, requests, cpuMs, ...(emulatorCpuMs === undefined ? {} : { emulatorCpuMs }), benchCpuMs, perProcess: results.map((r) => r.acked), ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
     };
   } finally {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

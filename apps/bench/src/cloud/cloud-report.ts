@@ -71,6 +71,8 @@ function formatRequests(report: CloudReport): string {
     ['  412 Precondition Failed', `${ours.requests.byStatus[412] ?? 0} (log numbers lost to another writer)`, `${peer.requests.byStatus[412] ?? 0} (lock held by another writer)`],
     ['  per unit of work', oursPerCommit(ours), peerPerSession(peer)],
     ['writer processes\' CPU time', cpu(ours, report.environment.cores), cpu(peer, report.environment.cores)],
+    ['S3 emulator\'s CPU time', otherCpu(ours, ours.emulatorCpuMs, report.environment.cores), otherCpu(peer, peer.emulatorCpuMs, report.environment.cores)],
+    ['bench process\' CPU time (latency proxy)', otherCpu(ours, ours.benchCpuMs, report.environment.cores), otherCpu(peer, peer.benchCpuMs, report.environment.cores)],
     ['acknowledged writes per process', ours.perProcess.join(', '), peer.perProcess.join(', ')],
     ['retrieve (warm key), per call', perCall(warmOurs), perCall(warmPeer)],
     ['retrieve (cold key), per call', perCall(coldOurs), perCall(coldPeer)],
@@ -86,6 +88,11 @@ function total(side: CloudWriteSide): string {
 function cpu(side: CloudWriteSide, cores: number): string {
   const busy = side.cpuMs / (side.stats.wallMs * cores);
   return `${(side.cpuMs / 1000).toFixed(1)} s (${Math.round(busy * 100)}% of ${cores} cores), ${(side.cpuMs / side.acked).toFixed(2)} ms per write`;
+}
+
+function otherCpu(side: CloudWriteSide, cpuMs: number | undefined, cores: number): string {
+  if (cpuMs === undefined) return '-';
+  return cpu({ ...side, cpuMs }, cores);
 }
 
 function byMethod(counts: ProxyCounts): string {

@@ -236,7 +236,6 @@ function describeWrites({ side }: WritePhase): string {
   return `${side.acked} writes in ${(side.stats.wallMs / 1000).toFixed(1)} s (${Math.round(side.stats.opsPerSec)}/s), ${side.requests.requests} requests${extra}`;
 }
 
-/** Forks the writer processes, waits until every one is open, starts them together and collects their results. */
 /**
  * CPU time (ms) of the processes in process group `group` (the rig runs each service in its own group), from
  * Linux's `/proc/<pid>/stat` (utime + stime in USER_HZ ticks, 100 per second); `undefined` where there is no `/proc`.
@@ -265,6 +264,7 @@ function groupCpuMs(group: number | undefined): number | undefined {
   return ticks * 10;
 }
 
+/** Forks the writer processes, waits until every one is open, starts them together and collects their results. */
 async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: string, s3: S3Access, proxy: LatencyProxy, emulator: number | undefined): Promise<WritePhase> {
   const script = fileURLToPath(new URL('./writer-child.js', import.meta.url));
   const children = Array.from({ length: config.writers }, (_, index) => {

@@ -106,7 +106,7 @@ export interface ParquetFormatOptions extends ObjectStoreOptions {
   /**
    * With `deferViewUpdates`: how many rows (entries and postings, about 50 bytes of memory each) the views may
    * lag by before they are updated or, in a process whose reads have not waited for them in the last 10 s, the
-   * rows are let go (the next read that needs them rebuilds the views from the log, as opening does). Default 131,072.
+   * rows are let go (the next read or compaction that needs them reads their log records again). Default 131,072.
    */
   viewLagMaxRows?: number;
 }
@@ -167,7 +167,8 @@ export interface ParquetFormatStats {
   viewLagRecords: number;
   /**
    * Times this process let go of the rows its views lagged by rather than write them (`deferViewUpdates`, a
-   * process whose reads did not wait for the views): the next read that needs them rebuilds the views from the log.
+   * process whose reads did not wait for the views): the next read or compaction that needs them reads their log
+   * records again.
    */
   viewDrops: number;
   /** Times the views were rebuilt from the log (at open, after a drop, after damage). */
@@ -185,7 +186,7 @@ const DEFAULTS = {
 /**
  * `deferViewUpdates`: the views are brought up to date in the background once they lag by this many rows (entries
  * and postings, about 50 bytes of memory each), or, in a process whose reads did not wait for them lately, the
- * rows are let go (the views are rebuilt from the log when a read needs them),
+ * rows are let go (their log records are read again when a read or a compaction needs them),
  */
 const VIEW_LAG_MAX_ROWS = 131_072;
 /**
@@ -195,7 +196,7 @@ const VIEW_LAG_MAX_ROWS = 131_072;
 /** or after the log was quiet this long, in a process whose reads waited for the views in the last `VIEW_READ_WINDOW_MS`. */
 const VIEW_QUIET_MS = 100;
 const VIEW_READ_WINDOW_MS = 10_000;
-/** Once the rows are let go, the keys they changed are kept, up to this many (beyond, any read rebuilds the views). */
+/** Once the rows are let go, the keys they changed are kept, up to this many (beyond, any read brings the views up to date). */
 const VIEW_LAG_MAX_KEYS = 262_144;
 /** Rows the appender loads between two yields to the event loop. */
 const APPEND_SLICE_ROWS = 16_384;
@@ -425,10 +426,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
       throw error instanceof PublishError ? error.cause : error;
     });
     this.counters.commits++;
-    if (published !== 'conflict') this.lastCommitSeq = Math.max(this.lastCommitSeq, published.seq);
+    if (typeof published === 'object') this.lastCommitSeq = Math.max(this.lastCommitSeq, published.seq);
     if (record.segment === undefined) this.counters.inlineCommitsWritten++;
     else this.counters.segmentCommitsWritten++;
-    if (published !== 'conflict' && published.checkpoint !== undefined) void this.writeCheckpoint(published.checkpoint);
+    if (typeof published === 'object' && published.checkpoint !== undefined) void this.writeCheckpoint(published.checkpoint);
     this.maybeCompact(passed);
   }
 
@@ -449,18 +450,17 @@ export class ParquetFormat implements StorageFormat<Engine> {
     this.opened();
     const touches = (pending: PendingViews | null): boolean =>
       pending !== null && (keys === undefined || pending.unknown || pending.unread.length > 0 || keys.some((key) => pending.keys.has(key)));
-    const dropped = this.lagging?.dropped === true ? this.lagging : null;
-    // Rows let go: another writer's segments name their keys in their files only; read those, not the rows.
-    if (dropped !== null && keys !== undefined && dropped.unread.length > 0 && !dropped.unknown) await this.readUnreadKeys(dropped);
-    if (this.damaged || touches(dropped)) {
-      this.readWaitedAt = performance.now();
+    if (this.damaged) {
       await this.exclusive(async () => {
-        if (this.damaged || this.lagging?.dropped === true) await this.reload();
+        if (this.damaged) await this.reload();
       });
     }
+    // Rows let go: another writer's segments name their keys in their files only; read those, not the rows.
+    const lagging = this.lagging;
+    if (lagging?.dropped === true && keys !== undefined && lagging.unread.length > 0 && !lagging.unknown) await this.readUnreadKeys(lagging);
     if (touches(this.lagging) || touches(this.updating)) {
       this.readWaitedAt = performance.now();
-      await this.updateViews();
+      await this.catchUpViews();
     }
   }
 
@@ -474,7 +474,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         addKeys(pending, rows.map((row) => decodeKey(row.key)));
       }
     } catch {
-      pending.unknown = true; // any read rebuilds the views then
+      pending.unknown = true; // any read brings the views up to date then
     }
   }
 
@@ -616,7 +616,9 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * this one, once it wins. A compaction must see them first (its run must still be in the snapshot), so
    * it reads them, then tries the next number. The body is never rewritten, nor the segment.
    * `stillValid` is checked before each attempt (a compaction's run must still be in the snapshot).
-   * `keys`: what the record changes in the views, for change listeners (see `Step`).
+   * `keys`: what the record changes in the views, for change listeners (see `Step`). `attempts`: numbers to try
+   * before giving up; fewer than `MAX_COMMIT_ATTEMPTS` returns `lost` rather than throwing (the caller retries in
+   * a later turn).
    */
   private async publish(
     record: LogRecord,
@@ -624,7 +626,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
     segmentWrittenAt: number | undefined,
     stillValid: () => boolean = () => true,
     keys?: string[] | null,
-  ): Promise<{ seq: number; checkpoint?: Checkpoint } | 'conflict'> {
+    attempts = MAX_COMMIT_ATTEMPTS,
+  ): Promise<{ seq: number; checkpoint?: Checkpoint } | 'conflict' | 'lost'> {
     const { store } = this.opened();
     try {
       if (this.damaged) await this.reload();
@@ -648,7 +651,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
      * with a log that also advances one number per round trip: one listing finds the end.
      */
     let newest: Promise<number | undefined> | null | undefined;
-    for (let attempt = 0; attempt < MAX_COMMIT_ATTEMPTS; attempt++) {
+    for (let attempt = 0; attempt < attempts; attempt++) {
       if (!stillValid()) return 'conflict';
       if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
         throw new PublishError(
@@ -696,6 +699,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         throw new PublishError(error, false);
       }
     }
+    if (attempts < MAX_COMMIT_ATTEMPTS) return 'lost';
     throw new PublishError(
       new LTMError('connection_timeout', `lost the race for a log number ${MAX_COMMIT_ATTEMPTS} times in a row: the store is too busy, retry later`),
       false,
@@ -894,7 +898,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private scheduleViewUpdate(pending: PendingViews): void {
     if (this.viewTimer !== undefined) clearTimeout(this.viewTimer);
     this.viewTimer = undefined;
-    // Rows let go: nothing to write; a read that needs the views rebuilds them from the log.
+    // Rows let go: nothing to write until a read or a compaction needs the views (catchUpViews).
     if (pending.dropped) return;
     const now = performance.now();
     const reading = now - this.readWaitedAt < VIEW_READ_WINDOW_MS;
@@ -920,7 +924,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private updateViews(): Promise<void> {
     const run = this.viewsTurn.then(async () => {
       const pending = this.lagging;
-      // Rows let go cannot be written: the views wait for a rebuild (prepareRead, a compaction).
+      // Rows let go are read again first (catchUpViews), not here: the views wait for a read or a compaction.
       if (pending === null || pending.dropped) return;
       this.lagging = null;
       this.updating = pending;
@@ -933,6 +937,48 @@ export class ParquetFormat implements StorageFormat<Engine> {
     });
     this.viewsTurn = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Writes every lagging change to the views (outside `exclusive`), after reading again the inline commits whose
+   * rows were let go; when one cannot be read (vacuum deleted it after a compaction), rebuilds the views from the log.
+   */
+  private async catchUpViews(): Promise<void> {
+    const pending = this.lagging;
+    if (pending?.dropped === true) {
+      try {
+        await this.restoreRows(pending);
+      } catch {
+        await this.exclusive(async () => {
+          if (this.lagging?.dropped === true) await this.reload();
+        });
+        return;
+      }
+    }
+    await this.updateViews();
+  }
+
+  /** Reads again the rows of `pending`'s inline commits that were let go (16 records at a time). */
+  private async restoreRows(pending: PendingViews): Promise<void> {
+    const { store } = this.opened();
+    for (;;) {
+      // Changes that arrive meanwhile join `pending` without their rows too: go on until none is missing.
+      const missing = pending.steps.filter((step): step is InlineStep => step.kind === 'inline' && step.dropped === true);
+      if (missing.length === 0) break;
+      const records = await mapLimit(missing, READ_CONCURRENCY, (step) => this.readRecord(step.seq));
+      missing.forEach((step, index) => {
+        if (step.dropped !== true) return; // a concurrent catch-up read it too
+        const record = records[index];
+        if (record?.kind !== 'commit' || record.inline === undefined) {
+          throw new LTMError('query_error', `log record ${step.seq} of ${store.location} is gone or not an inline commit`);
+        }
+        step.entries = record.inline.entries;
+        step.terms = record.inline.terms;
+        step.dropped = false;
+        pending.rows += step.entries.length + step.terms.term.length;
+      });
+    }
+    pending.dropped = false;
   }
 
   /** Makes the DuckDB side show the snapshot `sources` after `steps`, atomically for readers. */
@@ -1110,19 +1156,20 @@ export class ParquetFormat implements StorageFormat<Engine> {
   ): Promise<CompactResult> {
     const { engine, store, names } = this.opened();
     for (let attempt = 0; attempt < MAX_COMPACTION_ATTEMPTS; attempt++) {
-      const planned = await this.exclusive(async () => {
+      const planning = await this.exclusive(async () => {
         await this.catchUp();
-        // The merge reads inline commits from the views' tail tables: lagging rows go in first, and rows
-        // let go come back with a rebuild.
-        if (this.lagging?.dropped === true) await this.reload();
         const plan = planner(this.state.sources);
         if (plan === null) return null;
-        await this.updateViews();
         const run = this.state.findRun(plan.ids)!;
-        const sources = sqlSources(this.state.sources.slice(run.start, run.end + 1), (key) => store.url(key), (id) => this.numberOf(id), false);
-        return { plan, latestRows: latestRowsSql(sources, names, true), terms: latestTermsSql(sources, names, true) };
+        return { plan, run: this.state.sources.slice(run.start, run.end + 1) };
       });
-      if (planned === null) return { compacted: false, expired: 0 };
+      if (planning === null) return { compacted: false, expired: 0 };
+      // The merge reads inline commits from the views' tail tables: the lagging rows go in first, outside the
+      // commit turn (commits go on meanwhile). Should another compaction take part of the run meanwhile, the
+      // merge may miss rows, but then the run is gone from the snapshot and the merge is never published.
+      await this.catchUpViews();
+      const sources = sqlSources(planning.run, (key) => store.url(key), (id) => this.numberOf(id), false);
+      const planned = { plan: planning.plan, latestRows: latestRowsSql(sources, names, true), terms: latestTermsSql(sources, names, true) };
       const merged = await writeMergedSegment(engine, store, planned.latestRows, planned.terms, {
         bottom: planned.plan.bottom,
         now,
@@ -1134,12 +1181,21 @@ export class ParquetFormat implements StorageFormat<Engine> {
       const body = encodeRecord(record);
       const { plan } = planned;
       const stillValid = () => this.state.findRun(plan.ids) !== undefined;
-      const outcome = await this.exclusive(() =>
-        this.publish(record, body, merged.segment === null ? undefined : writtenAt, stillValid, merged.expiredKeys),
-      ).catch(async (error: unknown) => {
-        if (error instanceof PublishError && !error.maybePublished) await this.deleteSegment(merged.segment);
-        throw error instanceof PublishError ? error.cause : error;
-      });
+      // One attempt per turn: a compaction that loses the race must read the records it lost to before it tries
+      // again, and holding the turn meanwhile would hold up this process's commits (seconds, on a busy log).
+      let outcome: Awaited<ReturnType<ParquetFormat['publish']>> = 'lost';
+      for (let tries = 0; outcome === 'lost'; tries++) {
+        if (tries === MAX_COMMIT_ATTEMPTS) {
+          await this.deleteSegment(merged.segment);
+          throw new LTMError('connection_timeout', `lost the race for a log number ${MAX_COMMIT_ATTEMPTS} times in a row: the store is too busy, retry later`);
+        }
+        outcome = await this.exclusive(() =>
+          this.publish(record, body, merged.segment === null ? undefined : writtenAt, stillValid, merged.expiredKeys, 1),
+        ).catch(async (error: unknown) => {
+          if (error instanceof PublishError && !error.maybePublished) await this.deleteSegment(merged.segment);
+          throw error instanceof PublishError ? error.cause : error;
+        });
+      }
       if (outcome === 'conflict') {
         this.counters.compactionConflicts++;
         await this.deleteSegment(merged.segment);
@@ -1593,7 +1649,10 @@ interface PendingViews {
   since: number;
   /** One of them is a compaction. */
   compacted: boolean;
-  /** Their rows were let go (`steps` is empty, `keys` and `unread` still say what they touch): the views are rebuilt from the log when needed. */
+  /**
+   * Their inline commits' rows were let go (the steps stay, marked `dropped`; `keys` and `unread` still say what
+   * they touch): a read or compaction that needs the views reads those records again first.
+   */
   dropped: boolean;
   /** The snapshot's sources after the steps. */
   sources: LogState['sources'];
@@ -1610,9 +1669,20 @@ function addSteps(pending: PendingViews, steps: readonly Step[]): void {
   if (!pending.unknown) pending.unread.push(...changed.unread);
   if (changed.unknown) pending.unknown = true;
   for (const step of steps) if (step.kind === 'compact') pending.compacted = true;
-  if (pending.dropped) return;
   pending.steps.push(...steps);
-  for (const step of steps) if (step.kind === 'inline') pending.rows += step.entries.length + step.terms.term.length;
+  for (const step of steps) {
+    if (step.kind !== 'inline') continue;
+    if (pending.dropped) letGo(step);
+    else pending.rows += step.entries.length + step.terms.term.length;
+  }
+}
+
+type InlineStep = Extract<Step, { kind: 'inline' }>;
+
+function letGo(step: InlineStep): void {
+  step.entries = [];
+  step.terms = { entry: [], field: [], term: [], tf: [] };
+  step.dropped = true;
 }
 
 /** Adds to the keys `pending` touches; with its rows let go, beyond `VIEW_LAG_MAX_KEYS` it touches every key. */
@@ -1626,10 +1696,10 @@ function addKeys(pending: PendingViews, keys: Iterable<string>): void {
   }
 }
 
-/** Lets go of the rows `pending` holds (see `VIEW_LAG_MAX_ROWS`). */
+/** Lets go of the rows `pending` holds (see `VIEW_LAG_MAX_ROWS`); the steps stay, in log order, to be read again. */
 function dropRows(pending: PendingViews, counters: { viewDrops: number }): void {
   pending.dropped = true;
-  pending.steps = [];
+  for (const step of pending.steps) if (step.kind === 'inline') letGo(step);
   pending.rows = 0;
   counters.viewDrops++;
   addKeys(pending, []);

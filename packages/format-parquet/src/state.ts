@@ -9,7 +9,8 @@ import { FORMAT_ID, sourceId } from './log.js';
 
 /** One applied record's effect, in log order, for the DuckDB side (tail rows, key index, views). */
 export type Step =
-  | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerms }
+  /** `dropped`: its rows were let go to bound memory (deferred views); `entries` and `terms` are empty until read again. */
+  | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerms; dropped?: boolean }
   /** `keys`: the segment's keys when this process wrote it (else they are read from the file). */
   | { kind: 'segment'; segment: SegmentInfo; keys?: string[] }
   /**

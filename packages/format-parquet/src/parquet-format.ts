@@ -38,7 +38,7 @@ import type { ObjectStoreOptions } from './object-store/index.js';
 import { openObjectStore, storeKind } from './object-store/index.js';
 import { TEMP_PREFIX } from './object-store/local.js';
 import type { ObjectStore } from './object-store/types.js';
-import { MAX_LISTED_KEYS, decodeKey, writeCommitSegment, writeMergedSegment } from './segments.js';
+import { MAX_LISTED_KEYS, segmentKeys, writeCommitSegment, writeMergedSegment } from './segments.js';
 import type { ViewNames } from './sql.js';
 import {
   checkLocation,
@@ -470,8 +470,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const segments = pending.unread.splice(0);
     try {
       for (const segment of segments) {
-        const rows = await engine.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM read_parquet(${sqlString(store.url(segment.entries))})`);
-        addKeys(pending, rows.map((row) => decodeKey(row.key)));
+        addKeys(pending, await segmentKeys(engine, sqlString(store.url(segment.entries))));
       }
     } catch {
       pending.unknown = true; // any read brings the views up to date then
@@ -1038,8 +1037,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         for (const [sql, params] of statements.slice(tailCleared)) await connection.run(sql, params);
         // Another writer's segment: its keys are read back from the file (its key column was just read).
         for (const segment of changed?.unread ?? []) {
-          const rows = await connection.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM read_parquet(${sqlString(url(segment.entries))})`);
-          for (const row of rows) changed!.keys.add(decodeKey(row.key));
+          for (const key of await segmentKeys(connection, sqlString(url(segment.entries)))) changed!.keys.add(key);
         }
       });
     } catch (error) {
@@ -1685,10 +1683,15 @@ function letGo(step: InlineStep): void {
   step.dropped = true;
 }
 
-/** Adds to the keys `pending` touches; with its rows let go, beyond `VIEW_LAG_MAX_KEYS` it touches every key. */
+/** Adds to the keys `pending` touches (see `capKeys`). */
 function addKeys(pending: PendingViews, keys: Iterable<string>): void {
   if (pending.unknown && pending.dropped) return;
   for (const key of keys) pending.keys.add(key);
+  capKeys(pending);
+}
+
+/** With its rows let go, `pending` keeps at most `VIEW_LAG_MAX_KEYS` keys; beyond, it touches every key. */
+function capKeys(pending: PendingViews): void {
   if (pending.dropped && pending.keys.size > VIEW_LAG_MAX_KEYS) {
     pending.unknown = true;
     pending.keys.clear();
@@ -1702,5 +1705,5 @@ function dropRows(pending: PendingViews, counters: { viewDrops: number }): void 
   for (const step of pending.steps) if (step.kind === 'inline') letGo(step);
   pending.rows = 0;
   counters.viewDrops++;
-  addKeys(pending, []);
+  capKeys(pending);
 }

@@ -69,6 +69,12 @@ export function decodeKey(bytes: unknown): string {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength).toString('utf8');
 }
 
+/** The keys of a segment's entries file (`entries`: its SQL string literal), through the engine or a connection. */
+export async function segmentKeys(db: Pick<EngineConnection, 'query'>, entries: string): Promise<string[]> {
+  const rows = await db.query<{ key: Uint8Array }>(`SELECT encode(key) AS key FROM read_parquet(${entries})`);
+  return rows.map((row) => decodeKey(row.key));
+}
+
 interface StatsRow {
   rows: number;
   tombstones: number;

@@ -18,9 +18,13 @@ export interface WorkloadConfig {
   /** Memories loaded before the read phases. */
   n: number;
   seed: number;
-  /** Stores in the one-at-a-time phase. */
+  /**
+   * Stores in the one-at-a-time phase. Like the read phases' `minReadPhaseMs`, enough that the faster side
+   * runs for a while: 2,000 stores were about 80 ms of ours, so one applier pass or the JIT's first tiers
+   * moved the result by a third from run to run.
+   */
   sequentialStores: number;
-  /** Stores in the concurrent phase, and how many are in flight at once. */
+  /** Stores in the concurrent phase, and how many are in flight at once (as many stores as above, same reason). */
   concurrentStores: number;
   concurrency: number;
   /** Items per `storeMany` call in the bulk load. */
@@ -45,8 +49,8 @@ export interface WorkloadConfig {
 export const DEFAULT_CONFIG: WorkloadConfig = {
   n: 100_000,
   seed: DEFAULT_SEED,
-  sequentialStores: 2_000,
-  concurrentStores: 2_000,
+  sequentialStores: 10_000,
+  concurrentStores: 10_000,
   concurrency: 64,
   batchSize: 500,
   retrieves: 5_000,

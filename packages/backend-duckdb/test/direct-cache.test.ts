@@ -3,7 +3,7 @@
  * every change the format reports (own commits, other writers' commits picked up by refresh, anything
  * the format cannot name) reaches the cache before a read can see it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createParquetFormat } from '@ltm/format-parquet';
 import type { ParquetFormat } from '@ltm/format-parquet';
 import { DuckDBLTMBackend } from '../src/index.js';
@@ -25,6 +25,32 @@ async function openOn(dir: string, extra: { cacheMaxBytes?: number } = {}): Prom
 async function details(backend: DuckDBLTMBackend): Promise<Record<string, unknown>> {
   return ok(await backend.stats()).details as Record<string, unknown>;
 }
+
+describe('the keys of a write', () => {
+  it("are looked up in entries only when the format knows them; another writer's key keeps its creation time", async () => {
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    // Without the cache, every write of a known key must ask entries.
+    const writer = await openOn(dir, { cacheMaxBytes: 0 });
+    const other = await openOn(dir, { cacheMaxBytes: 0 });
+    const entriesLookups = vi.spyOn(writer.format, 'relation');
+    const lookups = () => entriesLookups.mock.calls.filter(([name]) => name === 'entries').length;
+
+    expect(ok(await writer.backend.store('new', { v: 1 })).created).toBe(true);
+    expect(lookups()).toBe(0);
+    expect(ok(await writer.backend.store('new', { v: 2 })).created).toBe(false);
+    expect(lookups()).toBe(1);
+
+    ok(await other.backend.store('theirs', 'first'));
+    const createdAt = ok(await other.backend.retrieve('theirs')).createdAt;
+    await writer.format.refresh();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(ok(await writer.backend.store('theirs', 'second')).created).toBe(false);
+    const read = ok(await writer.backend.retrieve('theirs'));
+    expect(read.value).toBe('second');
+    expect(read.createdAt).toBe(createdAt);
+  });
+});
 
 describe('multi-writer point-read cache', () => {
   it('answers a warm read from memory and sees its own writes at once', async () => {

@@ -102,6 +102,13 @@ export interface StorageFormat<Engine = unknown> {
    * relations are up to date when `commit`/`refresh` resolve leaves it out.
    */
   prepareRead?(keys?: readonly string[]): Promise<void>;
+  /**
+   * Optional: which of `keys` the `entries` relation may hold, as the relations stand (call `prepareRead(keys)`
+   * first): every key `entries` holds among them, and possibly deleted ones. A backend asks before it reads
+   * `entries` for the keys of a write, so a write of new keys skips that read: on object storage it can read
+   * every segment's key column.
+   */
+  knownKeys?(keys: readonly string[]): Promise<Set<string>>;
   /** Physically removes rows expired before `now` (epoch ms); returns how many. */
   removeExpired(now: number): Promise<number>;
   compact?(): Promise<void>;

@@ -464,6 +464,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
     }
   }
 
+  /**
+   * Which of `keys` the key index holds: every key `entries` shows is in it (the views reach segment and tail
+   * rows through it), with deleted keys possibly too. One query of a local table, where a lookup in `entries`
+   * reads the key column of every segment (a round trip each on object storage).
+   */
+  async knownKeys(keys: readonly string[]): Promise<Set<string>> {
+    const { engine, names } = this.opened();
+    if (keys.length === 0) return new Set();
+    const rows = await engine.query<{ key: string }>(`SELECT key FROM ${names.catalog}.main.keys WHERE key IN (SELECT unnest($1))`, [[...keys]]);
+    return new Set(rows.map((row) => row.key));
+  }
+
   /** The keys of the other writers' segments whose rows `pending` let go (keys only; the views stay as they are). */
   private async readUnreadKeys(pending: PendingViews): Promise<void> {
     const { engine, store } = this.opened();

@@ -98,12 +98,17 @@ export class DirectStore implements Store {
     await this.format.prepareRead?.(keys);
     const cache = this.cache;
     const found = new Map<string, EntryRow>();
-    const missing: string[] = [];
+    let missing: string[] = [];
     for (const key of keys) {
       const row = cache?.get(key);
       // An expired row is what the format would not answer either; the format is asked, as for a miss.
       if (row !== undefined && (row.expiresAt === null || row.expiresAt > now)) found.set(key, row);
       else missing.push(key);
+    }
+    // Keys the format does not know (a new memory's key) need no lookup in `entries`.
+    if (missing.length > 0 && this.format.knownKeys !== undefined) {
+      const known = await this.format.knownKeys(missing);
+      missing = missing.filter((key) => known.has(key));
     }
     if (missing.length > 0) {
       const changesBefore = this.changes;

@@ -44,7 +44,6 @@ describe('the keys of a write', () => {
     ok(await other.backend.store('theirs', 'first'));
     const createdAt = ok(await other.backend.retrieve('theirs')).createdAt;
     await writer.format.refresh();
-    await new Promise((resolve) => setTimeout(resolve, 5));
     expect(ok(await writer.backend.store('theirs', 'second')).created).toBe(false);
     const read = ok(await writer.backend.retrieve('theirs'));
     expect(read.value).toBe('second');

@@ -161,6 +161,11 @@ export interface FormatFile {
   retentionMs: number;
 }
 
+/** Postings columns with no posting. */
+export function emptyTerms(): InlineTerms {
+  return { entry: [], field: [], term: [], tf: [] };
+}
+
 export function encode(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
@@ -225,7 +230,7 @@ function decodeInline(inline: unknown, version: number, where: string): CommitRe
   if (version === 1) {
     if (!Array.isArray(terms)) throw malformed();
     const index = new Map(rows.map((row, position) => [row?.key, position]));
-    const columns: InlineTerms = { entry: [], field: [], term: [], tf: [] };
+    const columns = emptyTerms();
     for (const posting of terms as { key?: unknown; field: number; term: string; tf: number }[]) {
       const entry = index.get(posting?.key as string);
       if (entry === undefined) throw malformed();

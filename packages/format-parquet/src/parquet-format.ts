@@ -30,6 +30,7 @@ import {
   decodeHorizon,
   decodeRecord,
   encode,
+  emptyTerms,
   encodeRecord,
   recordKey,
   seqOfKey,
@@ -186,14 +187,13 @@ const DEFAULTS = {
 /**
  * `deferViewUpdates`: the views are brought up to date in the background once they lag by this many rows (entries
  * and postings, about 50 bytes of memory each), or, in a process whose reads did not wait for them lately, the
- * rows are let go (their log records are read again when a read or a compaction needs them),
+ * rows are let go (their log records are read again when a read or a compaction needs them). They are also
+ * updated at the latest a quarter of the retention after the oldest change they miss when one of those is a
+ * compaction (views that miss a compaction read files vacuum deletes once the retention has passed; other changes
+ * only add rows), and after the log was quiet for `VIEW_QUIET_MS` in a process whose reads waited for the views
+ * in the last `VIEW_READ_WINDOW_MS`.
  */
 const VIEW_LAG_MAX_ROWS = 131_072;
-/**
- * or at the latest a quarter of the retention after the oldest change they miss when one of those is a compaction:
- * views that miss a compaction read files vacuum deletes once the retention has passed (other changes only add rows),
- */
-/** or after the log was quiet this long, in a process whose reads waited for the views in the last `VIEW_READ_WINDOW_MS`. */
 const VIEW_QUIET_MS = 100;
 const VIEW_READ_WINDOW_MS = 10_000;
 /** Once the rows are let go, the keys they changed are kept, up to this many (beyond, any read brings the views up to date). */
@@ -711,10 +711,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       }
     }
     if (attempts < MAX_COMMIT_ATTEMPTS) return 'lost';
-    throw new PublishError(
-      new LTMError('connection_timeout', `lost the race for a log number ${MAX_COMMIT_ATTEMPTS} times in a row: the store is too busy, retry later`),
-      false,
-    );
+    throw new PublishError(tooBusy(), false);
   }
 
   /**
@@ -986,7 +983,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         step.entries = record.inline.entries;
         step.terms = record.inline.terms;
         step.dropped = false;
-        pending.rows += step.entries.length + step.terms.term.length;
+        pending.rows += stepRows(step);
       });
     }
     pending.dropped = false;
@@ -1197,7 +1194,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       for (let tries = 0; outcome === 'lost'; tries++) {
         if (tries === MAX_COMMIT_ATTEMPTS) {
           await this.deleteSegment(merged.segment);
-          throw new LTMError('connection_timeout', `lost the race for a log number ${MAX_COMMIT_ATTEMPTS} times in a row: the store is too busy, retry later`);
+          throw tooBusy();
         }
         outcome = await this.exclusive(() =>
           this.publish(record, body, merged.segment === null ? undefined : writtenAt, stillValid, merged.expiredKeys, 1),
@@ -1428,6 +1425,11 @@ class PublishError extends Error {
   }
 }
 
+/** `MAX_COMMIT_ATTEMPTS` lost races for a log number in a row. */
+function tooBusy(): LTMError {
+  return new LTMError('connection_timeout', `lost the race for a log number ${MAX_COMMIT_ATTEMPTS} times in a row: the store is too busy, retry later`);
+}
+
 type Appender = Awaited<ReturnType<EngineConnection['raw']['createAppender']>>;
 
 /** The entry rows of an inline commit. */
@@ -1626,7 +1628,7 @@ function rowsOf(batch: CommitBatch, now: number): { entries: InlineEntry[]; term
       doc_extra_length: null,
     });
   });
-  const terms: InlineTerms = { entry: [], field: [], term: [], tf: [] };
+  const terms = emptyTerms();
   (batch.terms ?? []).forEach((row, index) => {
     const entry = putIndex.get(row?.key);
     if (entry === undefined || (row.field !== 0 && row.field !== 1) || typeof row.term !== 'string' || !Number.isSafeInteger(row.tf)) {
@@ -1683,15 +1685,20 @@ function addSteps(pending: PendingViews, steps: readonly Step[]): void {
   for (const step of steps) {
     if (step.kind !== 'inline') continue;
     if (pending.dropped) letGo(step);
-    else pending.rows += step.entries.length + step.terms.term.length;
+    else pending.rows += stepRows(step);
   }
 }
 
 type InlineStep = Extract<Step, { kind: 'inline' }>;
 
+/** The rows an inline commit adds to the tail tables (entries and postings): what `viewLagMaxRows` counts. */
+function stepRows(step: InlineStep): number {
+  return step.entries.length + step.terms.term.length;
+}
+
 function letGo(step: InlineStep): void {
   step.entries = [];
-  step.terms = { entry: [], field: [], term: [], tf: [] };
+  step.terms = emptyTerms();
   step.dropped = true;
 }
 

@@ -4,7 +4,8 @@
  * Layout under a store's root (`<uri>/<tableName>/`):
  * - `_ltm_format.json`: the format and its version, created once;
  * - `_log/<seq, 20 digits>.json`: log records 1, 2, 3, ..., each created with put-if-absent, so exactly one
- *   writer wins each number and the numbers are the commit order;
+ *   writer wins each number and the numbers are the commit order. Writers of a version 3 store may win a
+ *   number past one nobody took yet (see `SkipRecord`): the log is read up to its first missing number;
  * - `_log/horizon.json`: how far vacuum has deleted records (a hint for readers that fell behind);
  * - `_checkpoints/<seq>.json`: the snapshot after record `seq` (written after compactions and every
  *   `CHECKPOINT_INTERVAL` records), so a new reader need not replay the whole log;
@@ -17,11 +18,15 @@ export const FORMAT_ID = 'ltm-parquet';
  * The newest version this code reads and writes, recorded in `_ltm_format.json` when it creates a store; every
  * record and checkpoint carries its store's version. A newer one is refused rather than misread.
  * - 1: an inline commit's postings are objects `{ key, field, term, tf }`;
- * - 2: they are columns (`InlineTerms`): about half the bytes, and several times faster to decode.
+ * - 2: they are columns (`InlineTerms`): about half the bytes, and several times faster to decode;
+ * - 3: concurrent writers spread their claims over the next few numbers, and a writer that wins one past a
+ *   number nobody took fills that number with a `skip` record (older code would take such a hole for damage).
  * A store keeps the version it was created with (so older writers of it keep working); this code writes
- * either.
+ * any of them.
  */
-export const PARQUET_FORMAT_VERSION = 2;
+export const PARQUET_FORMAT_VERSION = 3;
+/** The first version whose writers may win a number past an empty one (`SkipRecord`). */
+export const SPREAD_CLAIMS_VERSION = 3;
 
 export const FORMAT_FILE = '_ltm_format.json';
 export const LOG_PREFIX = '_log/';
@@ -132,7 +137,18 @@ export interface CompactRecord extends RecordHeader {
   now?: number;
 }
 
-export type LogRecord = CommitRecord | CompactRecord;
+/**
+ * Nothing happened at this number. Concurrent writers of a version 3 store try different numbers among the
+ * next few, so one may win a number past one that nobody took; before it acknowledges its own commit it
+ * fills each such number with this record (put-if-absent: if a writer's commit got there first, that commit
+ * stays), so every number below an acknowledged commit holds a record and a reader that reads the log up to
+ * its first missing number sees every acknowledged commit.
+ */
+export interface SkipRecord extends RecordHeader {
+  kind: 'skip';
+}
+
+export type LogRecord = CommitRecord | CompactRecord | SkipRecord;
 
 /** Where live rows come from, in version order: segments and inline commits not yet merged. */
 export type SourceInfo =
@@ -218,6 +234,7 @@ export function decodeRecord(bytes: Uint8Array, seq: number, location: string): 
     return record as unknown as CommitRecord;
   }
   if (record.kind === 'compact' && Array.isArray(record.replaces)) return record as unknown as CompactRecord;
+  if (record.kind === 'skip' && (record.version as number) >= SPREAD_CLAIMS_VERSION) return record as unknown as SkipRecord;
   throw new LTMError('query_error', `${what} in ${location} has an unknown shape (kind ${JSON.stringify(record.kind)})`);
 }
 

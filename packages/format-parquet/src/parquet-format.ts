@@ -14,7 +14,7 @@ import {
 import { quoteIdentifier, type DuckDBQueryEngine, type EngineConnection, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
 import { DEFAULT_COMPACTION_POLICY, passedThreshold, planAutomatic, planExpiry, planFull, scaledPolicy } from './compaction.js';
-import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SourceInfo } from './log.js';
+import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SkipRecord, SourceInfo } from './log.js';
 import {
   CHECKPOINT_INTERVAL,
   CHECKPOINT_PREFIX,
@@ -24,6 +24,7 @@ import {
   HORIZON_KEY,
   LOG_PREFIX,
   PARQUET_FORMAT_VERSION,
+  SPREAD_CLAIMS_VERSION,
   checkpointKey,
   decodeCheckpoint,
   decodeFormatFile,
@@ -156,6 +157,8 @@ export interface ParquetFormatStats {
   segmentCommitsWritten: number;
   /** Times another writer took the log number this instance tried (each is followed by a retry). */
   lostRaces: number;
+  /** Log numbers below one this instance won that nobody had taken, filled with a `skip` record (version 3 stores). */
+  skipsWritten: number;
   compactions: number;
   /** Compactions abandoned because another compactor merged some of the same sources first. */
   compactionConflicts: number;
@@ -204,6 +207,9 @@ const MAX_COMMIT_ATTEMPTS = 1000;
 const MAX_COMPACTION_ATTEMPTS = 5;
 const MAX_LOAD_ATTEMPTS = 5;
 const READ_CONCURRENCY = 16;
+/** A writer whose commit was applied this recently counts as committing now (see `claimSpread`). */
+const SPREAD_WINDOW_MS = 2_000;
+const MAX_SPREAD = 32;
 /** Automatic refreshes look for a vacuum horizon beyond their snapshot every this many ticks. */
 const HORIZON_CHECK_TICKS = 10;
 const CLOUD_URI = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -266,6 +272,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     inlineCommitsWritten: 0,
     segmentCommitsWritten: 0,
     lostRaces: 0,
+    skipsWritten: 0,
     viewUpdates: 0,
     viewDrops: 0,
     viewRebuilds: 0,
@@ -276,6 +283,12 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private lastBackgroundError: string | null = null;
   private lastVacuum: VacuumResult | null = null;
   private lastCommitSeq = 0;
+  /** When a commit of this process last lost a race to a concurrent writer (performance.now()): see `publish`. */
+  private contendedAt = -Infinity;
+  /** See `claimSpread`. */
+  private spreadWidth = 1;
+  /** Writers whose commits this process applied lately, and when (performance.now()): see `claimSpread`. */
+  private readonly recentWriters = new Map<string, number>();
   private readonly listeners = new Set<ParquetFormatChangeListener>();
   /** Changes in the snapshot (`state`) that the views do not show yet, oldest first. */
   private lagging: PendingViews | null = null;
@@ -620,12 +633,20 @@ export class ParquetFormat implements StorageFormat<Engine> {
   }
 
   /**
-   * Claims the next log number for `record` (inside `exclusive`). Losing the race means another writer
-   * took the number. A commit record does not depend on the records before it (its rows take the version
-   * of the number it wins, whatever precedes it), so it tries the next number at once and reads the lost
-   * ones in parallel: a lost race costs one round trip, and the records are applied in log order, before
-   * this one, once it wins. A compaction must see them first (its run must still be in the snapshot), so
-   * it reads them, then tries the next number. The body is never rewritten, nor the segment.
+   * Claims a log number for `record` (inside `exclusive`). Losing the race means another writer took the
+   * number. A commit record does not depend on the records before it (its rows take the version of the
+   * number it wins, whatever precedes it), so it tries another number at once and reads the lost ones in
+   * parallel: a lost race costs one round trip, and the records are applied in log order, before this one,
+   * once it wins. A compaction must see them first (its run must still be in the snapshot), so it reads
+   * them, then tries the next number. The body is never rewritten, nor the segment.
+   *
+   * Under contention (version 3 stores; see `contended` below) a commit tries one of the next few free numbers
+   * at random rather than the first (`claimSpread`): when all writers raced for the same number, one commit
+   * per round trip was the whole store's limit, however many writers it had. Winning past a number that no
+   * known record holds, it fills those numbers with `skip` records before it applies its own (`applyPublished`),
+   * so the log has no hole below an acknowledged commit and keeps real-time order: a commit that starts after
+   * another was acknowledged can only win a number above it.
+   *
    * `stillValid` is checked before each attempt (a compaction's run must still be in the snapshot).
    * `keys`: what the record changes in the views, for change listeners (see `Step`). `attempts`: numbers to try
    * before giving up; fewer than `MAX_COMMIT_ATTEMPTS` returns `lost` rather than throwing (the caller retries in
@@ -649,19 +670,27 @@ export class ParquetFormat implements StorageFormat<Engine> {
       throw new PublishError(error, false);
     }
     const skipAhead = record.kind === 'commit';
-    /** Records other writers won while this one raced (numbers state.seq + 1, + 2, ...), being read. */
-    const missed: Promise<LogRecord | undefined>[] = [];
-    const readMissed = (seq: number) => {
+    // Spread only under contention: a commit of this process lost a number it tried knowing the end of the log
+    // (or while spreading) in the last SPREAD_WINDOW_MS. A writer alone at the moment, or merely behind the
+    // log, would only leave numbers to fill.
+    let contended = performance.now() - this.contendedAt < SPREAD_WINDOW_MS;
+    let knowsEnd = false;
+    /** Numbers after `state.seq` that other writers won while this one raced (lost races, the listing), being read. */
+    const taken = new Map<number, Promise<LogRecord | undefined>>();
+    const readTaken = (seq: number) => {
+      if (taken.has(seq)) return;
       const read = this.readRecord(seq);
       read.catch(() => undefined); // awaited once this record wins; a failure then means a reload
-      missed.push(read);
+      taken.set(seq, read);
     };
     /**
-     * The newest number in the log, listed after the first lost race. A writer that spent a while
+     * The numbers in the log past the first lost one, listed after that loss. A writer that spent a while
      * preparing its batch is often several numbers behind, and trying them one by one never catches up
-     * with a log that also advances one number per round trip: one listing finds the end.
+     * with a log that also advances one number per round trip: one listing finds the end. Under contention,
+     * when the log advances several numbers per round trip, every loss lists again (from what is known).
      */
-    let newest: Promise<number | undefined> | null | undefined;
+    let listing: Promise<number[] | undefined> | undefined;
+    let listings = 0;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (!stillValid()) return 'conflict';
       if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
@@ -670,7 +699,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
           false,
         );
       }
-      const seq = this.state.seq + 1 + missed.length;
+      const seq = this.nextClaim(taken, skipAhead && contended ? this.claimSpread() : 1);
+      const triedAtEnd = knowsEnd || contended;
       const attemptedAt = performance.now();
       let created: boolean;
       try {
@@ -684,23 +714,34 @@ export class ParquetFormat implements StorageFormat<Engine> {
         created = true;
       }
       if (created) {
-        await this.applyPublished(seq, record, missed, keys);
+        const filled = await this.applyPublished(seq, record, taken, keys);
         this.lastSyncAt = Math.max(this.lastSyncAt, attemptedAt);
-        return seq % CHECKPOINT_INTERVAL === 0 || record.kind === 'compact' ? { seq, checkpoint: this.state.checkpoint(this.storeVersion()) } : { seq };
+        // A checkpoint every CHECKPOINT_INTERVAL numbers: written by the writer that won or filled that number.
+        const due = filled.some((number) => number % CHECKPOINT_INTERVAL === 0) || seq % CHECKPOINT_INTERVAL === 0;
+        return due || record.kind === 'compact' ? { seq, checkpoint: this.state.checkpoint(this.storeVersion()) } : { seq };
       }
       this.counters.lostRaces++;
       if (skipAhead) {
-        readMissed(seq);
-        if (newest === undefined) {
-          // Listed while the next number is tried at once (which wins when this writer was one behind).
-          newest = store
-            .list(LOG_PREFIX, recordKey(seq))
-            .then((objects) => Math.max(seq, ...objects.map((object) => seqOfKey(object.key) ?? seq)))
+        if (triedAtEnd) {
+          contended = true;
+          this.contendedAt = performance.now();
+          this.spreadWidth = Math.min(this.spreadWidth + 1, MAX_SPREAD);
+        }
+        readTaken(seq);
+        if (listing !== undefined) {
+          // Started an attempt ago, so (nearly) done.
+          const numbers = await listing;
+          listing = undefined;
+          knowsEnd = numbers !== undefined;
+          for (const number of numbers ?? []) if (number > this.state.seq) readTaken(number);
+        }
+        if (listings === 0 || contended) {
+          // Listed while another number is tried at once (which wins when this writer was one behind).
+          listings++;
+          listing = store
+            .list(LOG_PREFIX, recordKey(this.highestTaken(taken)))
+            .then((objects) => objects.map((object) => seqOfKey(object.key)).filter((number): number is number => number !== undefined))
             .catch(() => undefined);
-        } else if (newest !== null) {
-          const end = await newest;
-          newest = null;
-          for (let next = seq + 1; end !== undefined && next <= end; next++) readMissed(next);
         }
         continue;
       }
@@ -715,28 +756,83 @@ export class ParquetFormat implements StorageFormat<Engine> {
   }
 
   /**
-   * After `record` won number `seq`: applies the records other writers won before it (`missed`, being
-   * read), then it, to the snapshot and the views in one change, so this process reads its own write and
-   * everything before it in log order. The record is durable by now: if this process cannot build its
-   * view (a missed record unreadable), it rebuilds the view from the log instead.
+   * The number to try: right after the highest one known taken (`state.seq` or a record in `taken`), or under
+   * contention one of the `spread` numbers from there at random. The log moves on while a writer learns of
+   * it, so the numbers between that this writer does not know are most likely taken too: they are read (and
+   * filled, if still empty) once it wins.
    */
-  private async applyPublished(seq: number, record: LogRecord, missed: readonly Promise<LogRecord | undefined>[], keys: string[] | null | undefined): Promise<void> {
+  private nextClaim(taken: ReadonlyMap<number, unknown>, spread: number): number {
+    return this.highestTaken(taken) + 1 + Math.floor(Math.random() * spread);
+  }
+
+  private highestTaken(taken: ReadonlyMap<number, unknown>): number {
+    let highest = this.state.seq;
+    for (const seq of taken.keys()) highest = Math.max(highest, seq);
+    return highest;
+  }
+
+  /**
+   * Over how many numbers a contended commit spreads its claim: `spreadWidth`, at most one per writer whose
+   * commits this process applied in the last `SPREAD_WINDOW_MS`, itself included (so a lone writer claims the
+   * next number, as version 1 and 2 stores always do). The width learns from what a spread costs: a lost race
+   * widens it, a number left for this writer to fill (`skip`) narrows it.
+   */
+  private claimSpread(): number {
+    if (this.storeVersion() < SPREAD_CLAIMS_VERSION) return 1;
+    const since = performance.now() - SPREAD_WINDOW_MS;
+    let writers = 1;
+    for (const [writer, seenAt] of this.recentWriters) {
+      if (seenAt < since) this.recentWriters.delete(writer);
+      else if (writer !== this.writer) writers++;
+    }
+    return Math.min(writers, Math.round(this.spreadWidth));
+  }
+
+  /**
+   * After `record` won number `seq`: applies the records before it that this process has not applied
+   * (`taken`, being read; numbers no known record holds are filled with a `skip` record first, see
+   * `publish`), then it, to the snapshot and the views in one change, so this process reads its own write and
+   * everything before it in log order. Returns the numbers this process filled. The record is durable by
+   * now: if this process cannot build its view (a record before it unreadable), it rebuilds the view from
+   * the log instead.
+   */
+  private async applyPublished(seq: number, record: LogRecord, taken: ReadonlyMap<number, Promise<LogRecord | undefined>>, keys: string[] | null | undefined): Promise<number[]> {
     const { store } = this.opened();
-    const first = seq - missed.length;
+    const first = this.state.seq + 1;
+    const filled: number[] = [];
+    const before = Array.from({ length: seq - first }, (_, index) => {
+      const number = first + index;
+      const read = taken.get(number);
+      if (read !== undefined) return read;
+      filled.push(number);
+      const fill = this.fillSkipped(number);
+      fill.catch(() => undefined); // awaited below, in log order
+      return fill;
+    });
     const change = emptyChange();
     try {
-      const records = await Promise.all(missed);
-      records.forEach((earlier, index) => {
+      for (let index = 0; index < before.length; index++) {
+        const earlier = await before[index]!;
         if (earlier === undefined) throw new LTMError('query_error', `log record ${first + index} of ${store.location} vanished after another writer created it`);
         this.state.apply(first + index, earlier, store.location, change);
         this.remember(first + index, earlier);
-      });
+      }
     } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
       this.damaged = true;
       await this.reload().catch(() => {
-        throw new LTMError('query_error', `the batch was committed as log record ${seq} of ${store.location}, but this process could not read the records before it: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+        throw new LTMError('query_error', `the batch was committed as log record ${seq} of ${store.location}, but this process could not read the records before it: ${reason}`, { cause: error });
       });
-      return;
+      if (this.state.seq < seq) {
+        // A number below it is still empty (its filling failed): readers stop there, so the batch is not visible yet.
+        throw new LTMError(
+          'connection_error',
+          `the batch was written as log record ${seq} of ${store.location}, but number ${this.state.seq + 1} before it could not be filled (${reason}); ` +
+            'it becomes visible when a writer fills that number (any later commit does), and storing it again is safe',
+          { cause: error, retryable: true },
+        );
+      }
+      return filled;
     }
     this.state.apply(seq, record, store.location, change);
     this.remember(seq, record);
@@ -751,6 +847,33 @@ export class ParquetFormat implements StorageFormat<Engine> {
         throw new LTMError('query_error', `the batch was committed as log record ${seq} of ${store.location}, but this process could not apply it: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
       });
     });
+    return filled;
+  }
+
+  /**
+   * A number below one this process won that no record it knows of holds: most likely another writer's by
+   * now, so it is read; if still empty, filled with a `skip` record (unless a writer's record gets there
+   * first). Only version 3 stores have such numbers; in an older one it would mean the log was damaged, so
+   * nothing is written.
+   */
+  private async fillSkipped(seq: number): Promise<LogRecord | undefined> {
+    const found = await this.readRecord(seq);
+    if (found !== undefined || this.storeVersion() < SPREAD_CLAIMS_VERSION) return found;
+    const { store } = this.opened();
+    const skip: SkipRecord = { ...this.header(), kind: 'skip' };
+    try {
+      if (await store.putIfAbsent(recordKey(seq), encode(skip))) {
+        this.counters.skipsWritten++;
+        this.spreadWidth = Math.max(1, this.spreadWidth - 1);
+        return skip;
+      }
+    } catch (error) {
+      // Applied or not, the number now holds a record, unless the store is unreachable: read it.
+      const existing = await this.readRecord(seq);
+      if (existing === undefined) throw error;
+      return existing;
+    }
+    return this.readRecord(seq);
   }
 
   private async readRecord(seq: number): Promise<LogRecord | undefined> {
@@ -827,7 +950,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
       for (let index = 0; index < records.length; index++) {
         const record = fetched[index];
         if (records[index] !== state.seq + 1 || record === undefined) {
-          gap = true;
+          // A number nobody took yet (version 3: records past it are not acknowledged until it is filled) ends
+          // the log for now; a missing number vacuum deleted (at or below its horizon) means a newer checkpoint.
+          const hole = records[index] !== state.seq + 1 && this.storeVersion() >= SPREAD_CLAIMS_VERSION;
+          gap = !hole || decodeHorizon(await store.get(HORIZON_KEY)) > state.seq;
           break;
         }
         state.apply(state.seq + 1, record, store.location, change);
@@ -877,6 +1003,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
 
   private remember(seq: number, record: LogRecord): void {
     rememberIn(this.history, seq, record);
+    if (record.kind === 'commit' && this.writable) this.recentWriters.set(record.writer, performance.now());
   }
 
   /**
@@ -1549,6 +1676,7 @@ function mayHaveExpired(source: SourceInfo, now: number): boolean {
 }
 
 function rememberIn(history: Map<number, SegmentHistory>, seq: number, record: LogRecord): void {
+  if (record.kind === 'skip') return;
   if (record.kind === 'commit') {
     if (record.segment !== undefined) history.set(seq, { added: record.segment.id, replaced: [] });
     return;

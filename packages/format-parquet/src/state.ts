@@ -76,7 +76,7 @@ export class LogState {
         this.sources.push({ kind: 'segment', segment: record.segment, lo: seq, hi: seq });
         change.steps.push({ kind: 'segment', segment: record.segment });
       }
-    } else {
+    } else if (record.kind === 'compact') {
       const run = this.findRun(record.replaces);
       if (run === undefined) {
         throw new LTMError(

@@ -1,0 +1,183 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { openObjectStore, type ObjectStore } from '../src/index.js';
+import { T0, batchOf, entry, ltmError, scratch } from './helpers.js';
+
+const { store, open } = scratch('ltm-spread-');
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+const recordName = (seq: number) => `${String(seq).padStart(20, '0')}.json`;
+const recordFile = (dir: string, seq: number) => join(dir, 'ltm_store', '_log', recordName(seq));
+const record = (dir: string, seq: number) => JSON.parse(readFileSync(recordFile(dir, seq), 'utf8')) as { kind: string; writer: string; inline?: { entries: { key: string }[] } };
+const logNumbers = (dir: string) => readdirSync(join(dir, 'ltm_store', '_log')).filter((name) => /^\d{20}\.json$/.test(name)).map(Number.parseFloat);
+
+/**
+ * A store for `a` whose log writes can let another writer commit first: `before(seq, body)` runs before
+ * each put-if-absent of a log record goes to the store.
+ */
+async function racedStore(dir: string, before: (seq: number, body: Uint8Array) => Promise<void>): Promise<ObjectStore> {
+  const inner = await openObjectStore(dir, 'ltm_store', {});
+  return new Proxy(inner, {
+    get(target, property) {
+      const member = Reflect.get(target, property) as unknown;
+      if (typeof member !== 'function') return member;
+      if (property !== 'putIfAbsent') return member.bind(target);
+      return async (key: string, body: Uint8Array) => {
+        const match = /^_log\/(\d{20})\.json$/.exec(key);
+        if (match !== null) await before(Number(match[1]), body);
+        return target.putIfAbsent(key, body);
+      };
+    },
+  });
+}
+
+/**
+ * Writers `a` (over `racedStore`) and `b` on a new store after `first` commits of b, then a's commit `a-1`
+ * while b commits just before each of a's first three log writes, so a loses them: the first loss lists the
+ * log, the second learns the end from the listing, the third (a number tried knowing the end) is contention,
+ * and the fourth attempt spreads over the next 2 numbers (2 writers), the second of which `Math.random`
+ * picks. `duringFill` runs before a's `skip` records go to the store.
+ */
+async function contended(first: number, duringFill?: (seq: number, dir: string) => Promise<void>) {
+  const dir = store();
+  let racing = 0;
+  let b: Awaited<ReturnType<typeof open>> | undefined;
+  const raced = await racedStore(dir, async (seq, body) => {
+    const kind = (JSON.parse(Buffer.from(body).toString('utf8')) as { kind: string }).kind;
+    if (kind === 'skip') {
+      await duringFill?.(seq, dir);
+      return;
+    }
+    if (racing === 0 || b === undefined) return;
+    racing--;
+    await b.format.refresh();
+    await b.format.commit(batchOf([entry(`b-raced-${seq}`)]));
+  });
+  const a = await open(dir, { objectStore: raced, autoCompact: false });
+  b = await open(dir, { autoCompact: false });
+  for (let i = 0; i < first; i++) await b.format.commit(batchOf([entry(`b-${i}`)]));
+  await a.format.commit(batchOf([entry('a-0')])); // a now knows b as a writer of the store
+  await b.format.refresh();
+  racing = 3;
+  vi.spyOn(Math, 'random').mockReturnValue(0.99);
+  const before = a.format.stats();
+  await a.format.commit(batchOf([entry('a-1')]));
+  vi.restoreAllMocks();
+  return { dir, a, b, before, after: a.format.stats() };
+}
+
+describe('spread claims (version 3 stores)', () => {
+  test('a contended commit tries one of the next numbers; one it passed that nobody took holds a skip record before the commit is acknowledged', async () => {
+    const { dir, a, b, before, after } = await contended(3);
+    // Records: b-0..b-2 (1-3), a-0 (4), b's three raced commits (5-7), a hole (8) and a-1 (9).
+    expect(after.lostRaces - before.lostRaces).toBe(3);
+    expect(after.lastCommitSeq).toBe(9);
+    expect(after.skipsWritten).toBe(1);
+    expect(record(dir, 8)).toMatchObject({ kind: 'skip' });
+    expect(record(dir, 9).inline?.entries.map((row) => row.key)).toEqual(['a-1']);
+    expect(logNumbers(dir)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    // a saw everything before its own record, and readers see the same.
+    const everything = ['a-0', 'a-1', 'b-0', 'b-1', 'b-2', 'b-raced-5', 'b-raced-6', 'b-raced-7'];
+    expect(Object.keys(await a.entries())).toEqual(everything);
+    await b.format.refresh();
+    expect(await b.entries()).toEqual(await a.entries());
+    const fresh = await open(dir);
+    expect(Object.keys(await fresh.entries())).toEqual(everything);
+    expect(fresh.format.stats().seq).toBe(9);
+  });
+
+  test('a writer whose commit reaches the number being filled first keeps it: the filler reads and applies that commit', async () => {
+    const { dir, a, after } = await contended(3, async (seq, at) => {
+      // Another writer, caught up to the hole, claims it just before a's skip record would.
+      const late = await open(at, { autoCompact: false });
+      await late.format.commit(batchOf([entry(`late-${seq}`)]));
+    });
+    expect(after.skipsWritten).toBe(0);
+    expect(record(dir, 8).inline?.entries.map((row) => row.key)).toEqual(['late-8']);
+    expect(Object.keys(await a.entries())).toContain('late-8');
+  });
+
+  test('a commit whose number below could not be filled is an error, not an acknowledgement: it becomes visible once a later commit fills that number', async () => {
+    let dir = '';
+    const error = await ltmError(
+      contended(3, async (_seq, at) => {
+        dir = at;
+        throw new Error('the store went away');
+      }),
+    );
+    expect(error.errorType).toBe('connection_error');
+    expect(error.message).toMatch(/written as log record 9 .* number 8 before it could not be filled \(the store went away\).*storing it again is safe/);
+    const reader = await open(dir);
+    expect(Object.keys(await reader.entries())).not.toContain('a-1');
+    const other = await open(dir, { autoCompact: false });
+    await other.format.commit(batchOf([entry('fills-8')]));
+    expect(record(dir, 8).inline?.entries.map((row) => row.key)).toEqual(['fills-8']);
+    await reader.format.refresh();
+    expect(Object.keys(await reader.entries())).toEqual(expect.arrayContaining(['a-1', 'fills-8']));
+    expect(reader.format.stats().seq).toBe(9);
+  });
+
+  test('the checkpoint due at a multiple of 64 is written by the writer that filled that number', async () => {
+    // 59 commits of b, a-0 (60), three raced commits (61-63), the hole (64), a-1 (65).
+    const { dir, after } = await contended(59);
+    expect(after.lastCommitSeq).toBe(65);
+    expect(record(dir, 64)).toMatchObject({ kind: 'skip' });
+    await vi.waitFor(() => expect(existsSync(join(dir, 'ltm_store', '_checkpoints', recordName(65)))).toBe(true), { timeout: 5_000, interval: 20 });
+    expect(readdirSync(join(dir, 'ltm_store', '_checkpoints'))).toEqual([recordName(65)]);
+  });
+
+  test('a number nobody filled (its winner died first) ends the log for readers until the next commit fills it', async () => {
+    const dir = store();
+    const writer = await open(dir, { autoCompact: false });
+    await writer.format.commit(batchOf([entry('one')]));
+    await writer.format.commit(batchOf([entry('two')]));
+    // Another writer won number 4 and died before filling 3: its record is there, number 3 is not.
+    const orphan = { ...record(dir, 2), id: 'orphan', writer: 'dead', inline: { ...record(dir, 2).inline, entries: [{ ...record(dir, 2).inline!.entries[0], key: 'four' }] } };
+    writeFileSync(recordFile(dir, 4), JSON.stringify(orphan));
+
+    // Not acknowledged, so not visible: neither to a reader that opens (list-based) nor to one that refreshes.
+    const opened = await open(dir);
+    expect(Object.keys(await opened.entries())).toEqual(['one', 'two']);
+    expect(opened.format.stats().seq).toBe(2);
+    expect(await writer.format.refresh()).toBe(false);
+
+    // The next commit (a lone writer: the next number) takes number 3, and the log reads through again.
+    await writer.format.commit(batchOf([entry('three')]));
+    expect(record(dir, 3).inline?.entries.map((row) => row.key)).toEqual(['three']);
+    expect(await opened.format.refresh()).toBe(true);
+    expect(Object.keys(await opened.entries())).toEqual(['four', 'one', 'three', 'two']);
+    expect(opened.format.stats().seq).toBe(4);
+    const fresh = await open(dir);
+    expect(Object.keys(await fresh.entries())).toEqual(['four', 'one', 'three', 'two']);
+  });
+
+  test('a version 2 store never spreads: contended writers keep claiming the next number, with no skip records', async () => {
+    const dir = store();
+    mkdirSync(join(dir, 'ltm_store', '_log'), { recursive: true });
+    writeFileSync(join(dir, 'ltm_store', '_ltm_format.json'), JSON.stringify({ format: 'ltm-parquet', version: 2, createdAt: new Date(T0).toISOString(), retentionMs: 3_600_000 }));
+    let racing = 0;
+    let b: Awaited<ReturnType<typeof open>> | undefined;
+    const raced = await racedStore(dir, async (seq) => {
+      if (racing === 0 || b === undefined) return;
+      racing--;
+      await b.format.refresh();
+      await b.format.commit(batchOf([entry(`b-raced-${seq}`)]));
+    });
+    const a = await open(dir, { objectStore: raced, autoCompact: false });
+    b = await open(dir, { autoCompact: false });
+    await b.format.commit(batchOf([entry('b-0')]));
+    await a.format.commit(batchOf([entry('a-0')]));
+    vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    for (let round = 0; round < 3; round++) {
+      racing = 3;
+      await a.format.commit(batchOf([entry(`a-${round + 1}`)]));
+    }
+    expect(a.format.stats()).toMatchObject({ lostRaces: 10, skipsWritten: 0, lastCommitSeq: 14 });
+    expect(logNumbers(dir)).toEqual(Array.from({ length: 14 }, (_, index) => index + 1));
+    for (const seq of logNumbers(dir)) expect(record(dir, seq)).toMatchObject({ kind: 'commit', version: 2 });
+  });
+});

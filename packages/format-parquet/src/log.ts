@@ -107,7 +107,7 @@ export interface InlineTerms {
   tf: number[];
 }
 
-interface RecordHeader {
+export interface RecordHeader {
   format: typeof FORMAT_ID;
   version: number;
   /** Unique per record: lets a writer whose write timed out recognize its own record. */
@@ -142,11 +142,14 @@ export interface CompactRecord extends RecordHeader {
  * next few, so one may win a number past one that nobody took; before it acknowledges its own commit it
  * fills each such number with this record (put-if-absent: if a writer's commit got there first, that commit
  * stays), so every number below an acknowledged commit holds a record and a reader that reads the log up to
- * its first missing number sees every acknowledged commit.
+ * its first missing number sees every acknowledged commit. Stored as an empty object: a listing, which
+ * gives sizes, shows it without a read.
  */
-export interface SkipRecord extends RecordHeader {
+export interface SkipRecord {
   kind: 'skip';
 }
+
+export const SKIP: SkipRecord = Object.freeze({ kind: 'skip' as const });
 
 export type LogRecord = CommitRecord | CompactRecord | SkipRecord;
 
@@ -187,7 +190,7 @@ export function encode(value: unknown): Uint8Array {
 }
 
 /** A record as its store's `version` writes it (version 1: postings as objects). */
-export function encodeRecord(record: LogRecord): Uint8Array {
+export function encodeRecord(record: CommitRecord | CompactRecord): Uint8Array {
   if (record.version >= 2 || record.kind !== 'commit' || record.inline === undefined) return encode(record);
   const { entries, terms } = record.inline;
   const objects = terms.term.map((term, index) => ({ key: entries[terms.entry[index]!]!.key, field: terms.field[index], term, tf: terms.tf[index] }));
@@ -225,8 +228,10 @@ export function checkVersion(header: Record<string, unknown>, what: string, loca
   }
 }
 
-export function decodeRecord(bytes: Uint8Array, seq: number, location: string): LogRecord {
+/** `storeVersion`: the store's, from its format file (an empty record is a `skip` from version 3 on). */
+export function decodeRecord(bytes: Uint8Array, seq: number, location: string, storeVersion: number): LogRecord {
   const what = `log record ${seq}`;
+  if (bytes.byteLength === 0 && storeVersion >= SPREAD_CLAIMS_VERSION) return SKIP;
   const record = decodeJson(bytes, what);
   checkVersion(record, what, location);
   if (record.kind === 'commit' && (record.inline !== undefined) !== (record.segment !== undefined)) {
@@ -234,7 +239,6 @@ export function decodeRecord(bytes: Uint8Array, seq: number, location: string): 
     return record as unknown as CommitRecord;
   }
   if (record.kind === 'compact' && Array.isArray(record.replaces)) return record as unknown as CompactRecord;
-  if (record.kind === 'skip' && (record.version as number) >= SPREAD_CLAIMS_VERSION) return record as unknown as SkipRecord;
   throw new LTMError('query_error', `${what} in ${location} has an unknown shape (kind ${JSON.stringify(record.kind)})`);
 }
 

@@ -14,7 +14,7 @@ import {
 import { quoteIdentifier, type DuckDBQueryEngine, type EngineConnection, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
 import { DEFAULT_COMPACTION_POLICY, passedThreshold, planAutomatic, planExpiry, planFull, scaledPolicy } from './compaction.js';
-import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SkipRecord, SourceInfo } from './log.js';
+import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, RecordHeader, SegmentInfo, SourceInfo } from './log.js';
 import {
   CHECKPOINT_INTERVAL,
   CHECKPOINT_PREFIX,
@@ -24,6 +24,7 @@ import {
   HORIZON_KEY,
   LOG_PREFIX,
   PARQUET_FORMAT_VERSION,
+  SKIP,
   SPREAD_CLAIMS_VERSION,
   checkpointKey,
   decodeCheckpoint,
@@ -39,7 +40,7 @@ import {
 import type { ObjectStoreOptions } from './object-store/index.js';
 import { openObjectStore, storeKind } from './object-store/index.js';
 import { TEMP_PREFIX } from './object-store/local.js';
-import type { ObjectStore } from './object-store/types.js';
+import type { ObjectInfo, ObjectStore } from './object-store/types.js';
 import { MAX_LISTED_KEYS, segmentKeys, writeCommitSegment, writeMergedSegment } from './segments.js';
 import type { ViewNames } from './sql.js';
 import {
@@ -628,7 +629,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
 
   // ---- log ----------------------------------------------------------------------------------------
 
-  private header(): Pick<LogRecord, 'format' | 'version' | 'writer' | 'time' | 'id'> {
+  private header(): RecordHeader {
     return { format: FORMAT_ID, version: this.storeVersion(), writer: this.writer, time: Date.now(), id: randomUUID() };
   }
 
@@ -677,11 +678,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
     let knowsEnd = false;
     /** Numbers after `state.seq` that other writers won while this one raced (lost races, the listing), being read. */
     const taken = new Map<number, Promise<LogRecord | undefined>>();
-    const readTaken = (seq: number) => {
+    const readTaken = (seq: number, read = () => this.readRecord(seq)) => {
       if (taken.has(seq)) return;
-      const read = this.readRecord(seq);
-      read.catch(() => undefined); // awaited once this record wins; a failure then means a reload
-      taken.set(seq, read);
+      const reading = read();
+      reading.catch(() => undefined); // awaited once this record wins; a failure then means a reload
+      taken.set(seq, reading);
     };
     /**
      * The numbers in the log past the first lost one, listed after that loss. A writer that spent a while
@@ -689,7 +690,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
      * with a log that also advances one number per round trip: one listing finds the end. Under contention,
      * when the log advances several numbers per round trip, every loss lists again (from what is known).
      */
-    let listing: Promise<number[] | undefined> | undefined;
+    let listing: Promise<ReturnType<ParquetFormat['listedRecords']> | undefined> | undefined;
     let listings = 0;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (!stillValid()) return 'conflict';
@@ -730,17 +731,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
         readTaken(seq);
         if (listing !== undefined) {
           // Started an attempt ago, so (nearly) done.
-          const numbers = await listing;
+          const listed = await listing;
           listing = undefined;
-          knowsEnd = numbers !== undefined;
-          for (const number of numbers ?? []) if (number > this.state.seq) readTaken(number);
+          knowsEnd = listed !== undefined;
+          for (const { seq: number, read } of listed ?? []) if (number > this.state.seq) readTaken(number, read);
         }
         if (listings === 0 || contended) {
           // Listed while another number is tried at once (which wins when this writer was one behind).
           listings++;
+          const from = this.highestTaken(taken);
           listing = store
-            .list(LOG_PREFIX, recordKey(this.highestTaken(taken)))
-            .then((objects) => objects.map((object) => seqOfKey(object.key)).filter((number): number is number => number !== undefined))
+            .list(LOG_PREFIX, recordKey(from))
+            .then((objects) => this.listedRecords(objects, from))
             .catch(() => undefined);
         }
         continue;
@@ -860,12 +862,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const found = await this.readRecord(seq);
     if (found !== undefined || this.storeVersion() < SPREAD_CLAIMS_VERSION) return found;
     const { store } = this.opened();
-    const skip: SkipRecord = { ...this.header(), kind: 'skip' };
     try {
-      if (await store.putIfAbsent(recordKey(seq), encode(skip))) {
+      if (await store.putIfAbsent(recordKey(seq), new Uint8Array(0))) {
         this.counters.skipsWritten++;
         this.spreadWidth = Math.max(1, this.spreadWidth - 1);
-        return skip;
+        return SKIP;
       }
     } catch (error) {
       // Applied or not, the number now holds a record, unless the store is unreachable: read it.
@@ -879,7 +880,17 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private async readRecord(seq: number): Promise<LogRecord | undefined> {
     const { store } = this.opened();
     const bytes = await store.get(recordKey(seq));
-    return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location);
+    return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location, this.storeVersion());
+  }
+
+  /** The log records in a listing, in order; a `skip` shows as an empty object and needs no read. */
+  private listedRecords(objects: readonly ObjectInfo[], after: number): { seq: number; read: () => Promise<LogRecord | undefined> }[] {
+    const skips = this.storeVersion() >= SPREAD_CLAIMS_VERSION;
+    return objects.flatMap((object) => {
+      const seq = seqOfKey(object.key);
+      if (seq === undefined || seq <= after) return [];
+      return [{ seq, read: skips && object.size === 0 ? () => Promise.resolve(SKIP) : () => this.readRecord(seq) }];
+    });
   }
 
   /**
@@ -942,10 +953,9 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (loaded === undefined) continue; // a concurrent vacuum removed what the listing showed
       const { state, change, historyFrom } = loaded;
       const history = new Map<number, SegmentHistory>();
-      const records = (await store.list(LOG_PREFIX, recordKey(state.seq)))
-        .map((object) => seqOfKey(object.key))
-        .filter((seq): seq is number => seq !== undefined && seq > state.seq);
-      const fetched = await mapLimit(records, READ_CONCURRENCY, (seq) => this.readRecord(seq));
+      const listed = this.listedRecords(await store.list(LOG_PREFIX, recordKey(state.seq)), state.seq);
+      const records = listed.map((entry) => entry.seq);
+      const fetched = await mapLimit(listed, READ_CONCURRENCY, (entry) => entry.read());
       let gap = false;
       for (let index = 0; index < records.length; index++) {
         const record = fetched[index];

@@ -120,6 +120,27 @@ describe('object stores', () => {
     expect(await store.get('_log/x.json')).toBeUndefined();
   });
 
+  test('S3 and Azure: an empty object (a skip record) is created once, read back empty (not missing) and listed with size 0', async () => {
+    const stores = [
+      await S3ObjectStore.open({ scheme: 's3', bucket, prefix: `empty-${randomUUID()}/` }, cloud.formatOptions.s3),
+      await AzureObjectStore.open({ container, prefix: `empty-${randomUUID()}/` }, cloud.formatOptions.azure),
+    ];
+    for (const store of stores) {
+      try {
+        expect(await store.putIfAbsent('_log/1.json', new Uint8Array(0))).toBe(true);
+        expect(await store.putIfAbsent('_log/1.json', new Uint8Array(0))).toBe(false);
+        expect(await store.putIfAbsent('_log/1.json', Buffer.from('{}'))).toBe(false);
+        const body = await store.get('_log/1.json');
+        expect(body).toBeInstanceOf(Uint8Array);
+        expect(body!.byteLength).toBe(0);
+        expect((await store.list('_log/')).map((object) => [object.key, object.size])).toEqual([['_log/1.json', 0]]);
+        await store.delete(['_log/1.json']);
+      } finally {
+        await store.close();
+      }
+    }
+  });
+
   test('gs:// asks for creation with x-goog-if-generation-match: 0 and reads 412 as "already exists"', async () => {
     const seen: (string | undefined)[] = [];
     const existing = new Set<string>();

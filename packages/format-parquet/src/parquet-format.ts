@@ -692,6 +692,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
      */
     let listing: Promise<ReturnType<ParquetFormat['listedRecords']> | undefined> | undefined;
     let listings = 0;
+    /** The highest number the last listing showed: the numbers below it that it did not show were free then. */
+    let listedUpTo = 0;
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (!stillValid()) return 'conflict';
       if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
@@ -700,7 +702,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
           false,
         );
       }
-      const seq = this.nextClaim(taken, skipAhead && contended ? this.claimSpread() : 1);
+      const seq = this.nextClaim(taken, skipAhead && contended ? this.claimSpread() : 1, listedUpTo);
       const triedAtEnd = knowsEnd || contended;
       const attemptedAt = performance.now();
       let created: boolean;
@@ -734,12 +736,15 @@ export class ParquetFormat implements StorageFormat<Engine> {
           const listed = await listing;
           listing = undefined;
           knowsEnd = listed !== undefined;
-          for (const { seq: number, read } of listed ?? []) if (number > this.state.seq) readTaken(number, read);
+          for (const { seq: number, read } of listed ?? []) {
+            readTaken(number, read);
+            listedUpTo = Math.max(listedUpTo, number);
+          }
         }
         if (listings === 0 || contended) {
           // Listed while another number is tried at once (which wins when this writer was one behind).
           listings++;
-          const from = this.highestTaken(taken);
+          const from = this.state.seq;
           listing = store
             .list(LOG_PREFIX, recordKey(from))
             .then((objects) => this.listedRecords(objects, from))
@@ -759,12 +764,17 @@ export class ParquetFormat implements StorageFormat<Engine> {
 
   /**
    * The number to try: right after the highest one known taken (`state.seq` or a record in `taken`), or under
-   * contention one of the `spread` numbers from there at random. The log moves on while a writer learns of
-   * it, so the numbers between that this writer does not know are most likely taken too: they are read (and
-   * filled, if still empty) once it wins.
+   * contention one of the `spread` numbers from there, or one of the numbers below `listedUpTo` the listing
+   * showed free (a writer that won past them is about to fill them with `skip` records, unless a commit gets
+   * there first), at random. The log moves on while a writer learns of it, so the numbers between that this
+   * writer does not know are most likely taken too: they are read (and filled, if still empty) once it wins.
    */
-  private nextClaim(taken: ReadonlyMap<number, unknown>, spread: number): number {
-    return this.highestTaken(taken) + 1 + Math.floor(Math.random() * spread);
+  private nextClaim(taken: ReadonlyMap<number, unknown>, spread: number, listedUpTo: number): number {
+    const next = this.highestTaken(taken) + 1;
+    const free: number[] = [];
+    if (spread > 1) for (let seq = this.state.seq + 1; seq < listedUpTo; seq++) if (!taken.has(seq)) free.push(seq);
+    const pick = Math.floor(Math.random() * (free.length + spread));
+    return pick < free.length ? free[pick]! : next + pick - free.length;
   }
 
   private highestTaken(taken: ReadonlyMap<number, unknown>): number {

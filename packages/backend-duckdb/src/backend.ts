@@ -426,6 +426,7 @@ export class DuckDBLTMBackend implements LTMBackend {
               }
             : {}),
           ...this.table.stats(),
+          ...(this.table.format instanceof ParquetFormat ? { log: logStats(this.table.format) } : {}),
           pool: { size: pool.size, open: pool.open, inUse: pool.inUse, waiting: pool.waiting },
           // Plain JSON copies: the engine's objects are typed interfaces, not JsonValue.
           circuit: circuit === null ? null : (JSON.parse(JSON.stringify(circuit)) as JsonValue),
@@ -505,6 +506,16 @@ function decodeOffset(position: unknown): number {
     throw new LTMError('validation_error', 'search cursor is malformed; pass nextCursor unchanged');
   }
   return position;
+}
+
+/**
+ * The Parquet format's log counters for `stats().details.log`: where this process is in the commit log and what
+ * its commits met (lost races, `skip` records written, compactions, view updates). Its location is left out:
+ * `details.uri` already says it, redacted.
+ */
+function logStats(format: ParquetFormat): JsonValue {
+  const { location: _location, ...stats } = format.stats();
+  return JSON.parse(JSON.stringify(stats)) as JsonValue;
 }
 
 /** Strips anything that looks like credentials from a URI before it is shown in stats or errors. */

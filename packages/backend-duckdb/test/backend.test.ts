@@ -177,7 +177,11 @@ describe('DuckDBLTMBackend options', () => {
     const backend = await DuckDBLTMBackend.open({ uri });
     expect(backend.capabilities).toEqual({ persistent: true, writable: true, fullTextSearch: true, multiWriter: true });
     ok(await backend.store('k', { text: 'parquet memory' }));
-    expect(ok(await backend.stats()).details.format).toBe('parquet');
+    const { details } = ok(await backend.stats());
+    expect(details.format).toBe('parquet');
+    // The log's counters: this process's commit is record 1, and it raced nobody.
+    expect(details.log).toMatchObject({ seq: 1, lastCommitSeq: 1, commits: 1, lostRaces: 0, skipsWritten: 0 });
+    expect(details.log).not.toHaveProperty('location');
     await backend.close();
     const reopened = await DuckDBLTMBackend.open({ uri, format: 'parquet' });
     cleanups.push(() => reopened.close());

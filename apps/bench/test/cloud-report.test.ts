@@ -24,7 +24,7 @@ function report(oursWrites: number, warmMs: number, coldRequests: number): Cloud
       { name: FIRST_RETRIEVE_PHASE, unit: 'call', ours: stats(15, 70, 1) },
     ],
     writes: {
-      ours: { stats: stats(oursWrites, 100), acked: 4000, requests: { requests: 800, byMethod: { GET: 500, PUT: 300 }, byStatus: { 200: 700, 412: 100 }, failed: 0 }, cpuMs: 1600, emulatorCpuMs: 600, benchCpuMs: 200, perProcess: [1000, 3000], commits: 100 },
+      ours: { stats: stats(oursWrites, 100), acked: 4000, requests: { requests: 800, byMethod: { GET: 500, PUT: 300 }, byStatus: { 200: 700, 412: 100 }, failed: 0 }, cpuMs: 1600, emulatorCpuMs: 600, benchCpuMs: 200, perProcess: [1000, 3000], commits: 100, skips: 7 },
       peer: {
         stats: stats(250, 1000),
         acked: 2500,
@@ -76,7 +76,7 @@ describe('formatCloudReport', () => {
     expect(text).toContain('GET 500, PUT 300');
     expect(text).toContain('100 (log numbers lost to another writer)');
     expect(text).toContain('460 (lock held by another writer)');
-    expect(text).toContain('100 commits: 40.0 writes and 8.0 requests per commit');
+    expect(text).toContain('100 commits: 40.0 writes and 8.0 requests per commit; 7 log numbers filled with skip records');
     expect(text).toContain('50 sessions: 13.2 requests, 10.2 lock attempts, 1200 ms lock wait, 1.00 MiB down and 1.04 MiB up per session');
     expect(text).toContain('p50 2, p99 3, mean 2.25');
     expect(text).toMatch(/retrieve \(first read after open\), per call\s*│ p50 1, p99 2, mean 1.25/);

@@ -116,6 +116,8 @@ export interface CloudWriteSide {
   perProcess: number[];
   /** Ours: commits made by all processes (their write pipelines' applies). */
   commits?: number;
+  /** Ours: log numbers all processes filled with `skip` records. */
+  skips?: number;
   /** Peer: sessions, lock attempts and bytes moved, summed over the processes. */
   sessions?: SessionCounters;
 }
@@ -326,10 +328,11 @@ async function runWriters(side: 'ours' | 'peer', config: CloudConfig, bucket: st
     const wallMs = endedAt - startAt;
     const stats: CloudStats = { ops: acked, opsPerSec: wallMs > 0 ? (acked * 1000) / wallMs : Number.NaN, p50Ms: quantile(latencies, 0.5), p99Ms: quantile(latencies, 0.99), wallMs };
     const commits = side === 'ours' ? results.reduce((sum, r) => sum + (r.commits ?? 0), 0) : undefined;
+    const skips = side === 'ours' ? results.reduce((sum, r) => sum + (r.skips ?? 0), 0) : undefined;
     const sessions = side === 'peer' ? sumCounters(results.map((r) => r.sessions).filter((s) => s !== undefined)) : undefined;
     return {
       results,
-      side: { stats, acked, requests, cpuMs, ...(emulatorCpuMs === undefined ? {} : { emulatorCpuMs }), benchCpuMs, perProcess: results.map((r) => r.acked), ...(commits === undefined ? {} : { commits }), ...(sessions === undefined ? {} : { sessions }) },
+      side: { stats, acked, requests, cpuMs, ...(emulatorCpuMs === undefined ? {} : { emulatorCpuMs }), benchCpuMs, perProcess: results.map((r) => r.acked), ...(commits === undefined ? {} : { commits }), ...(skips === undefined ? {} : { skips }), ...(sessions === undefined ? {} : { sessions }) },
     };
   } finally {
     for (const { child } of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

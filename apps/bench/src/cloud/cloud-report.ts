@@ -104,7 +104,8 @@ function byMethod(counts: ProxyCounts): string {
 
 function oursPerCommit(side: CloudWriteSide): string {
   if (side.commits === undefined || side.commits === 0) return '-';
-  return `${side.commits.toLocaleString('en-US')} commits: ${(side.acked / side.commits).toFixed(1)} writes and ${(side.requests.requests / side.commits).toFixed(1)} requests per commit`;
+  const skips = side.skips === undefined ? '' : `; ${side.skips.toLocaleString('en-US')} log numbers filled with skip records`;
+  return `${side.commits.toLocaleString('en-US')} commits: ${(side.acked / side.commits).toFixed(1)} writes and ${(side.requests.requests / side.commits).toFixed(1)} requests per commit${skips}`;
 }
 
 function peerPerSession(side: CloudWriteSide): string {

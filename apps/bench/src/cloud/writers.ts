@@ -46,6 +46,8 @@ export interface WriterResult {
   cpuMs: number;
   /** Ours: commits the write pipeline made (stats().details.applies). */
   commits?: number;
+  /** Ours: log numbers the process filled with `skip` records after contended claims (stats().details.log). */
+  skips?: number;
   /** Peer: what its sessions cost. */
   sessions?: SessionCounters;
 }
@@ -137,6 +139,8 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
       const cpuMs = cpuSince(cpu);
       const stats = await backend.stats();
       const applies = stats.success ? stats.details?.['applies'] : undefined;
+      const log = stats.success ? stats.details?.['log'] : undefined;
+      const skips = log !== null && typeof log === 'object' && !Array.isArray(log) ? log['skipsWritten'] : undefined;
       return {
         index: config.index,
         acked: latenciesMs.length,
@@ -144,6 +148,7 @@ async function openOursWriter(config: WriterConfig): Promise<Writer> {
         latenciesMs,
         cpuMs,
         ...(typeof applies === 'number' ? { commits: applies } : {}),
+        ...(typeof skips === 'number' ? { skips } : {}),
       };
     },
     close: () => backend.close(),

@@ -1431,6 +1431,14 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (seq > horizon && entry.added !== null) keepSegments.add(entry.added);
       for (const id of entry.replaced) replaced.add(id);
     }
+    // Records past this snapshot: published since, or (version 3) past a number nobody filled yet, whose writer
+    // died before filling it. Such a record may wait for that number longer than any grace: its segment stays.
+    const beyond = records.flatMap((object) => (object.seq !== undefined && object.seq > current.checkpoint.seq ? [object.seq] : []));
+    const later = new Map<number, SegmentHistory>();
+    for (const [index, record] of (await mapLimit(beyond, READ_CONCURRENCY, (seq) => this.readRecord(seq).catch(() => undefined))).entries()) {
+      if (record !== undefined) rememberIn(later, beyond[index]!, record);
+    }
+    for (const entry of later.values()) if (entry.added !== null) keepSegments.add(entry.added);
 
     const doomed: string[] = [];
     for (const object of await store.list(DATA_PREFIX)) {

@@ -171,6 +171,35 @@ describe('spread claims (version 3 stores)', () => {
     expect(Object.keys(await fresh.entries())).toEqual(['four', 'one', 'three', 'two']);
   });
 
+  test("vacuum keeps the segment of a record past a number nobody filled, however old: it becomes visible once that number is filled", async () => {
+    const dir = store();
+    const writer = await open(dir, { autoCompact: false });
+    await writer.format.commit(batchOf([entry('one')]));
+    // A writer whose segment commit wins number 3 and dies before filling 2: its put of record 2 lands at 3.
+    const inner = await openObjectStore(dir, 'ltm_store', {});
+    const dying = await open(dir, {
+      autoCompact: false,
+      inlineMaxBytes: 0,
+      objectStore: new Proxy(inner, {
+        get(target, property) {
+          const member = Reflect.get(target, property) as unknown;
+          if (property !== 'putIfAbsent' || typeof member !== 'function') return typeof member === 'function' ? member.bind(target) : member;
+          return (key: string, body: Uint8Array) => target.putIfAbsent(key === `_log/${recordName(2)}` ? `_log/${recordName(3)}` : key, body);
+        },
+      }),
+    });
+    await dying.format.commit(batchOf([entry('segment-past-the-hole')]));
+    expect(existsSync(recordFile(dir, 2))).toBe(false);
+    expect(record(dir, 3)).toMatchObject({ kind: 'commit', segment: {} });
+
+    // A vacuum with no grace for unnamed files: the record past the hole names the segment, so it stays.
+    const vacuumer = await open(dir, { autoCompact: false, orphanGraceMs: 0 });
+    await vacuumer.format.vacuum({ retentionMs: 0 });
+    await writer.format.commit(batchOf([entry('fills-2')]));
+    const fresh = await open(dir);
+    expect(Object.keys(await fresh.entries())).toEqual(['fills-2', 'one', 'segment-past-the-hole']);
+  });
+
   test('a version 2 store never spreads: contended writers keep claiming the next number, with no skip records', async () => {
     const dir = store();
     mkdirSync(join(dir, 'ltm_store', '_log'), { recursive: true });

@@ -212,6 +212,12 @@ describe('the format on S3', () => {
     const summary = (await crashLoop({ dir: `s3://${bucket}/crash-${randomUUID()}`, iterations: CRASH_ITERATIONS, seed: 11 })) as { iterations: number };
     expect(summary.iterations).toBe(CRASH_ITERATIONS);
   }, 900_000);
+
+  test(`three writers at once on S3, each killed with SIGKILL at its own random point, ${CRASH_ITERATIONS} times: every acknowledged batch of each, none half visible`, async () => {
+    const summary = (await crashLoop({ dir: `s3://${bucket}/crash3-${randomUUID()}`, iterations: CRASH_ITERATIONS, seed: 19, writers: 3 })) as { iterations: number; lostRaces: number };
+    expect(summary.iterations).toBe(CRASH_ITERATIONS);
+    expect(summary.lostRaces).toBeGreaterThan(0);
+  }, 900_000);
 });
 
 describe('the format on Azure (Azurite)', () => {

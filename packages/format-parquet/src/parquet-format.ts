@@ -687,8 +687,9 @@ export class ParquetFormat implements StorageFormat<Engine> {
     /**
      * The numbers in the log past the first lost one, listed after that loss. A writer that spent a while
      * preparing its batch is often several numbers behind, and trying them one by one never catches up
-     * with a log that also advances one number per round trip: one listing finds the end. Under contention,
-     * when the log advances several numbers per round trip, every loss lists again (from what is known).
+     * with a log that also advances one number per round trip: one listing finds the end. Under contention
+     * in a version 3 store, where the log advances several numbers per round trip, every loss lists again.
+     * A listing starts after this writer's snapshot, so it also shows which numbers below the end are free.
      */
     let listing: Promise<ReturnType<ParquetFormat['listedRecords']> | undefined> | undefined;
     let listings = 0;
@@ -717,7 +718,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         created = true;
       }
       if (created) {
-        const filled = await this.applyPublished(seq, record, taken, keys);
+        const filled = await this.applyPublished(seq, record, taken, keys, listedUpTo);
         this.lastSyncAt = Math.max(this.lastSyncAt, attemptedAt);
         // A checkpoint every CHECKPOINT_INTERVAL numbers: written by the writer that won or filled that number.
         const due = filled.some((number) => number % CHECKPOINT_INTERVAL === 0) || seq % CHECKPOINT_INTERVAL === 0;
@@ -741,7 +742,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
             listedUpTo = Math.max(listedUpTo, number);
           }
         }
-        if (listings === 0 || contended) {
+        if (listings === 0 || (contended && this.storeVersion() >= SPREAD_CLAIMS_VERSION)) {
           // Listed while another number is tried at once (which wins when this writer was one behind).
           listings++;
           const from = this.state.seq;
@@ -808,7 +809,13 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * now: if this process cannot build its view (a record before it unreadable), it rebuilds the view from
    * the log instead.
    */
-  private async applyPublished(seq: number, record: LogRecord, taken: ReadonlyMap<number, Promise<LogRecord | undefined>>, keys: string[] | null | undefined): Promise<number[]> {
+  private async applyPublished(
+    seq: number,
+    record: LogRecord,
+    taken: ReadonlyMap<number, Promise<LogRecord | undefined>>,
+    keys: string[] | null | undefined,
+    listedUpTo = 0,
+  ): Promise<number[]> {
     const { store } = this.opened();
     const first = this.state.seq + 1;
     const filled: number[] = [];
@@ -817,7 +824,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       const read = taken.get(number);
       if (read !== undefined) return read;
       filled.push(number);
-      const fill = this.fillSkipped(number);
+      const fill = this.fillSkipped(number, number < listedUpTo);
       fill.catch(() => undefined); // awaited below, in log order
       return fill;
     });
@@ -863,14 +870,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
   }
 
   /**
-   * A number below one this process won that no record it knows of holds: most likely another writer's by
-   * now, so it is read; if still empty, filled with a `skip` record (unless a writer's record gets there
-   * first). Only version 3 stores have such numbers; in an older one it would mean the log was damaged, so
-   * nothing is written.
+   * A number below one this process won that no record it knows of holds: one this writer's listing showed
+   * free (`listedFree`) is filled at once with a `skip` record (unless a writer's record gets there first, which
+   * is then read); one past the listing is most likely another writer's by now, so it is read first and filled
+   * only if still empty. Only version 3 stores have such numbers; in an older one it would mean the log was
+   * damaged, so nothing is written.
    */
-  private async fillSkipped(seq: number): Promise<LogRecord | undefined> {
-    const found = await this.readRecord(seq);
-    if (found !== undefined || this.storeVersion() < SPREAD_CLAIMS_VERSION) return found;
+  private async fillSkipped(seq: number, listedFree = false): Promise<LogRecord | undefined> {
+    if (this.storeVersion() < SPREAD_CLAIMS_VERSION) return this.readRecord(seq);
+    if (!listedFree) {
+      const found = await this.readRecord(seq);
+      if (found !== undefined) return found;
+    }
     const { store } = this.opened();
     try {
       if (await store.putIfAbsent(recordKey(seq), new Uint8Array(0))) {

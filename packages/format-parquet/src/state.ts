@@ -56,7 +56,7 @@ export class LogState {
     return end - start + 1 === ids.length ? { start, end } : undefined;
   }
 
-  /** Applies record `seq` (which must be the next one) and adds its effects to `change`. */
+  /** Applies record `seq` (which must be the next one) and adds its effects to `change` (a `skip` has none). */
   apply(seq: number, record: LogRecord, location: string, change: Change): void {
     if (seq !== this.seq + 1) {
       throw new LTMError('query_error', `internal: log record ${seq} applied after ${this.seq} in ${location}`);

@@ -200,6 +200,38 @@ describe('spread claims (version 3 stores)', () => {
     expect(Object.keys(await fresh.entries())).toEqual(['fills-2', 'one', 'segment-past-the-hole']);
   });
 
+  test('a number the listing showed free is filled at once; one past the listing is read first and filled only if still empty', async () => {
+    const dir = store();
+    const calls: string[] = [];
+    const inner = await openObjectStore(dir, 'ltm_store', {});
+    const logged = new Proxy(inner, {
+      get(target, property) {
+        const member = Reflect.get(target, property) as unknown;
+        if (typeof member !== 'function') return member;
+        if (property !== 'get' && property !== 'putIfAbsent') return member.bind(target);
+        return (key: string, ...rest: unknown[]) => {
+          calls.push(`${property} ${key.replace(/^_log\/0*(\d+)\.json$/, '$1')}`);
+          return (member as (...args: unknown[]) => unknown).call(target, key, ...rest);
+        };
+      },
+    });
+    const a = await open(dir, { objectStore: logged });
+    await a.format.commit(batchOf([entry('one')]));
+    const fill = (seq: number, listedFree: boolean) =>
+      (a.format as unknown as { fillSkipped(seq: number, listedFree: boolean): Promise<unknown> }).fillSkipped(seq, listedFree);
+    const outcome = async (seq: number, listedFree: boolean) => {
+      calls.length = 0;
+      const record = await fill(seq, listedFree);
+      return { record, calls: [...calls] };
+    };
+    expect(await outcome(3, true)).toEqual({ record: { kind: 'skip' }, calls: ['putIfAbsent 3'] });
+    expect(await outcome(4, false)).toEqual({ record: { kind: 'skip' }, calls: ['get 4', 'putIfAbsent 4'] });
+    // Taken meanwhile: the record there is read, never overwritten.
+    expect(await outcome(1, true)).toMatchObject({ record: { kind: 'commit' }, calls: ['putIfAbsent 1', 'get 1'] });
+    expect(await outcome(1, false)).toMatchObject({ record: { kind: 'commit' }, calls: ['get 1'] });
+    expect(isSkip(dir, 3) && isSkip(dir, 4)).toBe(true);
+  });
+
   test('a version 2 store never spreads: contended writers keep claiming the next number, with no skip records', async () => {
     const dir = store();
     mkdirSync(join(dir, 'ltm_store', '_log'), { recursive: true });

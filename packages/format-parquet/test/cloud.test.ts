@@ -229,4 +229,10 @@ describe('the format on Azure (Azurite)', () => {
     const summary = (await crashLoop({ dir: `az://${container}/crash-${randomUUID()}`, iterations: CRASH_ITERATIONS, seed: 13 })) as { iterations: number };
     expect(summary.iterations).toBe(CRASH_ITERATIONS);
   }, 900_000);
+
+  test(`three writers at once on Azure, each killed with SIGKILL at its own random point, ${CRASH_ITERATIONS} times: every acknowledged batch of each, none half visible`, async () => {
+    const summary = (await crashLoop({ dir: `az://${container}/crash3-${randomUUID()}`, iterations: CRASH_ITERATIONS, seed: 23, writers: 3 })) as { iterations: number; lostRaces: number };
+    expect(summary.iterations).toBe(CRASH_ITERATIONS);
+    expect(summary.lostRaces).toBeGreaterThan(0);
+  }, 900_000);
 });

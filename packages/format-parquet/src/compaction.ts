@@ -40,21 +40,12 @@ export function scaledPolicy(policy: CompactionPolicy, factor: number): Compacti
   };
 }
 
-/** Thresholds a writer's own record can pass to make it compact: 1, 2, ... this many times the policy's. */
-const PASSED_FACTORS = 8;
-
 /**
- * Whether the newest source (a writer's own record) took `sources` past the policy's thresholds or a multiple of
- * them (up to `PASSED_FACTORS` times): exactly one record passes each, so one writer starts a compaction at the
- * threshold, and one more at each multiple while the compaction has not landed (slow, or its writer failed).
+ * Whether the newest source (a writer's own record) took `sources` past the policy's thresholds: exactly one
+ * record does, so one writer starts the compaction (and goes on while the policy asks for more).
  */
 export function passedThreshold(sources: readonly SourceInfo[], policy: CompactionPolicy): boolean {
-  const before = sources.slice(0, -1);
-  for (let factor = 1; factor <= PASSED_FACTORS; factor++) {
-    const scaled = scaledPolicy(policy, factor);
-    if (planAutomatic(before, scaled) === null && planAutomatic(sources, scaled) !== null) return true;
-  }
-  return false;
+  return planAutomatic(sources.slice(0, -1), policy) === null && planAutomatic(sources, policy) !== null;
 }
 
 function planOf(sources: readonly SourceInfo[], start: number): CompactionPlan {

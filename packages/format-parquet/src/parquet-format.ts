@@ -208,6 +208,8 @@ const MAX_COMMIT_ATTEMPTS = 1000;
 const MAX_COMPACTION_ATTEMPTS = 5;
 const MAX_LOAD_ATTEMPTS = 5;
 const READ_CONCURRENCY = 16;
+/** Past this many times the compaction threshold, any writer compacts (see `maybeCompact`). */
+const OVERDUE_FACTOR = 16;
 /** A writer whose commit was applied this recently counts as committing now (see `claimSpread`). */
 const SPREAD_WINDOW_MS = 2_000;
 const MAX_SPREAD = 32;
@@ -312,7 +314,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       throw new LTMError('validation_error', `rowGroupRows must be a positive integer, got ${String(options.rowGroupRows)}`);
     }
     this.policy = { ...DEFAULT_COMPACTION_POLICY, ...options.compaction };
-    this.overduePolicy = scaledPolicy(this.policy, 4);
+    this.overduePolicy = scaledPolicy(this.policy, OVERDUE_FACTOR);
   }
 
   get capabilities(): FormatCapabilities {
@@ -1289,9 +1291,11 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * Every writer sees the snapshot pass the threshold, and if all of them compacted, all but one would
    * merge the same sources in vain (measured: 8 writers on S3 spent more on losing merges than on their
    * commits, and with deferred views each of them first loads every lagging row). So the writer whose
-   * commit passed the threshold compacts (`passed`), and keeps compacting while the policy asks for more;
-   * one more writer starts at each multiple of the threshold its commit passes while the compaction has
-   * not landed (it is slow, or failed), and any writer does once four times the threshold is passed.
+   * commit passed the threshold compacts (`passed`), and keeps compacting while the policy asks for more.
+   * Any writer does once `OVERDUE_FACTOR` times the threshold is passed (the compacting writer died or keeps
+   * failing). Under load one compaction takes a while, so earlier helpers only collided with it: one more
+   * writer at each multiple of the threshold and all of them at 4 times it made 31-33 losing merges against
+   * 5-6 landed ones in 20 s of the bench's 8 S3 writers, and half of the writers' CPU.
    */
   private maybeCompact(passed: boolean): void {
     if (this.options.autoCompact === false || this.compacting !== null || this.closed) return;

@@ -344,14 +344,16 @@ describe('compaction', () => {
     // The threshold was passed by b's commit, not a's: a leaves the merge to b.
     await commit(a, 'a', 1);
     expect(a.format.stats()).toMatchObject({ inlineCommits: 5, compactions: 0 });
-    // Twice, then seven times the threshold, passed by b: a's commits pass nothing, and a still waits (helpers at
+    // Twice the threshold, passed by c's commit, then seven times it by b's: neither a nor c compacts (helpers at
     // multiples of the threshold only collided with a compaction that was slow, not gone).
-    await commit(b, 'b', 3);
+    await commit(b, 'b', 2);
+    await commit(c, 'c', 1);
     await commit(a, 'a', 1);
     await commit(b, 'b', 19);
     await commit(a, 'a', 1);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(a.format.stats()).toMatchObject({ inlineCommits: 29, compactions: 0 });
+    expect(c.format.stats().compactions).toBe(0);
     // 63 inline commits before a's: 16 times the threshold with a's, so b is taken to have failed and a compacts.
     await commit(b, 'b', 34);
     await commit(a, 'a', 1);

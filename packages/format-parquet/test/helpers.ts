@@ -5,7 +5,7 @@ import type { CommitBatch, EntryRow } from '@ltm/core';
 import { LTMError } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { afterEach } from 'vitest';
-import { ParquetFormat, type ParquetFormatOptions } from '../src/index.js';
+import { ParquetFormat, openObjectStore, type ObjectStore, type ParquetFormatOptions } from '../src/index.js';
 
 export function tempDirectory(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -87,3 +87,32 @@ export async function ltmError(promise: Promise<unknown>): Promise<LTMError> {
   }
   throw new Error('expected a rejection, but it resolved');
 }
+
+type Intercepted = 'get' | 'putIfAbsent' | 'list';
+
+/**
+ * The object store of the format at `dir` with `around(method, args, call)` in front of its `get`, `putIfAbsent`
+ * and `list`: it sees each call's arguments and answers for it, usually with `call(...args)` (the store's own).
+ */
+export async function interceptedStore(
+  dir: string,
+  around: (method: Intercepted, args: unknown[], call: (...args: unknown[]) => Promise<unknown>) => Promise<unknown>,
+): Promise<ObjectStore> {
+  const inner = await openObjectStore(dir, 'ltm_store', {});
+  return new Proxy(inner, {
+    get(target, property) {
+      const member = Reflect.get(target, property) as unknown;
+      if (typeof member !== 'function') return member;
+      const call = (member as (...args: unknown[]) => Promise<unknown>).bind(target);
+      if (property !== 'get' && property !== 'putIfAbsent' && property !== 'list') return call;
+      return (...args: unknown[]) => around(property, args, call);
+    },
+  });
+}
+
+/** A log key's number (`_log/00…07.json` → 7), or `undefined` for other keys. */
+export function logNumber(key: unknown): number | undefined {
+  const match = /^_log\/(\d{20})\.json$/.exec(String(key));
+  return match === null ? undefined : Number(match[1]);
+}
+

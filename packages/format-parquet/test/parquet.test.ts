@@ -4,7 +4,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { describe, expect, test, vi } from 'vitest';
 import { LocalObjectStore, PARQUET_FORMAT_VERSION, ParquetFormat, openObjectStore } from '../src/index.js';
-import { T0, batchOf, entry, ltmError, openFormat, scratch } from './helpers.js';
+import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, openFormat, scratch } from './helpers.js';
 
 const FAR = Date.UTC(2100, 0, 1);
 const { store, open, later } = scratch('ltm-parquet-');
@@ -55,18 +55,10 @@ describe('commit log', () => {
   test('a commit that loses a log number tries the next one at once, reads the lost records meanwhile and lists the log to find its end', async () => {
     const dir = store();
     const calls: string[] = [];
-    const inner = await openObjectStore(dir, 'ltm_store', {});
-    const logged = new Proxy(inner, {
-      get(target, property) {
-        const member = Reflect.get(target, property) as unknown;
-        if (typeof member !== 'function') return member;
-        if (property !== 'get' && property !== 'putIfAbsent' && property !== 'list') return member.bind(target);
-        return (key: string, ...rest: unknown[]) => {
-          const named = property === 'list' ? String(rest[0]) : key; // a listing: what it starts after
-          calls.push(`${property} ${named.replace(/^_log\/0*(\d+)\.json$/, '$1')}`);
-          return (member as (...args: unknown[]) => unknown).call(target, key, ...rest);
-        };
-      },
+    const logged = await interceptedStore(dir, (method, args, call) => {
+      const named = method === 'list' ? args[1] : args[0]; // a listing: what it starts after
+      calls.push(`${method} ${logNumber(named) ?? String(named)}`);
+      return call(...args);
     });
     const a = await open(dir, { objectStore: logged });
     const b = await open(dir);

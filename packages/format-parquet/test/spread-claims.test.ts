@@ -1,8 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { openObjectStore, type ObjectStore } from '../src/index.js';
-import { T0, batchOf, entry, ltmError, scratch } from './helpers.js';
+import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, scratch } from './helpers.js';
 
 const { store, open } = scratch('ltm-spread-');
 
@@ -18,63 +17,47 @@ const isSkip = (dir: string, seq: number) => readFileSync(recordFile(dir, seq)).
 const logNumbers = (dir: string) => readdirSync(join(dir, 'ltm_store', '_log')).filter((name) => /^\d{20}\.json$/.test(name)).map(Number.parseFloat);
 
 /**
- * A store for `a` whose log writes can let another writer commit first: `before(seq, body)` runs before
- * each put-if-absent of a log record goes to the store.
+ * Writers `a` and `b` of the store at `dir`; `race(n)` makes b commit just before each of a's next `n` log writes,
+ * so a loses those numbers. `duringFill(seq)` runs before a's `skip` records (empty bodies) go to the store.
  */
-async function racedStore(dir: string, before: (seq: number, body: Uint8Array) => Promise<void>, reads: number[] = []): Promise<ObjectStore> {
-  const inner = await openObjectStore(dir, 'ltm_store', {});
-  const seqOf = (key: string) => {
-    const match = /^_log\/(\d{20})\.json$/.exec(key);
-    return match === null ? undefined : Number(match[1]);
-  };
-  return new Proxy(inner, {
-    get(target, property) {
-      const member = Reflect.get(target, property) as unknown;
-      if (typeof member !== 'function') return member;
-      if (property === 'get') {
-        return (key: string) => {
-          const seq = seqOf(key);
-          if (seq !== undefined) reads.push(seq);
-          return target.get(key);
-        };
-      }
-      if (property !== 'putIfAbsent') return member.bind(target);
-      return async (key: string, body: Uint8Array) => {
-        const seq = seqOf(key);
-        if (seq !== undefined) await before(seq, body);
-        return target.putIfAbsent(key, body);
-      };
-    },
-  });
-}
-
-/**
- * Writers `a` (over `racedStore`) and `b` on a new store after `first` commits of b, then a's commit `a-1`
- * while b commits just before each of a's first three log writes, so a loses them: the first loss lists the
- * log, the second learns the end from the listing, the third (a number tried knowing the end) is contention,
- * and the fourth attempt spreads over the next 2 numbers (2 writers), the second of which `Math.random`
- * picks. `duringFill` runs before a's `skip` records go to the store.
- */
-async function contended(first: number, duringFill?: (seq: number, dir: string) => Promise<void>) {
-  const dir = store();
+async function racingPair(dir: string, duringFill?: (seq: number) => Promise<void>) {
   let racing = 0;
   let b: Awaited<ReturnType<typeof open>> | undefined;
-  const raced = await racedStore(dir, async (seq, body) => {
-    if (body.byteLength === 0) {
-      await duringFill?.(seq, dir);
-      return;
+  const raced = await interceptedStore(dir, async (method, args, call) => {
+    const seq = method === 'putIfAbsent' ? logNumber(args[0]) : undefined;
+    if (seq !== undefined && (args[1] as Uint8Array).byteLength === 0) await duringFill?.(seq);
+    else if (seq !== undefined && racing > 0 && b !== undefined) {
+      racing--;
+      await b.format.refresh();
+      await b.format.commit(batchOf([entry(`b-raced-${seq}`)]));
     }
-    if (racing === 0 || b === undefined) return;
-    racing--;
-    await b.format.refresh();
-    await b.format.commit(batchOf([entry(`b-raced-${seq}`)]));
+    return call(...args);
   });
   const a = await open(dir, { objectStore: raced, autoCompact: false });
   b = await open(dir, { autoCompact: false });
+  return {
+    a,
+    b,
+    race(count: number) {
+      racing = count;
+    },
+  };
+}
+
+/**
+ * A `racingPair` on a new store after `first` commits of b, then a's commit `a-1` while b commits just before each
+ * of a's first three log writes, so a loses them: the first loss lists the log, the second learns the end from
+ * the listing, the third (a number tried knowing the end) is contention, and the fourth attempt spreads over the
+ * next 2 numbers (2 writers), the second of which `Math.random` picks. `duringFill` runs before a's `skip` records
+ * go to the store.
+ */
+async function contended(first: number, duringFill?: (seq: number, dir: string) => Promise<void>) {
+  const dir = store();
+  const { a, b, race } = await racingPair(dir, async (seq) => duringFill?.(seq, dir));
   for (let i = 0; i < first; i++) await b.format.commit(batchOf([entry(`b-${i}`)]));
   await a.format.commit(batchOf([entry('a-0')])); // a now knows b as a writer of the store
   await b.format.refresh();
-  racing = 3;
+  race(3);
   vi.spyOn(Math, 'random').mockReturnValue(0.99);
   const before = a.format.stats();
   await a.format.commit(batchOf([entry('a-1')]));
@@ -99,7 +82,12 @@ describe('spread claims (version 3 stores)', () => {
     expect(await b.entries()).toEqual(await a.entries());
     // A reader that opens lists the log: the skip shows as an empty object and is not read.
     const reads: number[] = [];
-    const fresh = await open(dir, { objectStore: await racedStore(dir, async () => undefined, reads) });
+    const listingReader = await interceptedStore(dir, (method, args, call) => {
+      const seq = method === 'get' ? logNumber(args[0]) : undefined;
+      if (seq !== undefined) reads.push(seq);
+      return call(...args);
+    });
+    const fresh = await open(dir, { objectStore: listingReader });
     expect(Object.keys(await fresh.entries())).toEqual(everything);
     expect(fresh.format.stats().seq).toBe(9);
     expect(reads).toContain(9);
@@ -176,17 +164,12 @@ describe('spread claims (version 3 stores)', () => {
     const writer = await open(dir, { autoCompact: false });
     await writer.format.commit(batchOf([entry('one')]));
     // A writer whose segment commit wins number 3 and dies before filling 2: its put of record 2 lands at 3.
-    const inner = await openObjectStore(dir, 'ltm_store', {});
     const dying = await open(dir, {
       autoCompact: false,
       inlineMaxBytes: 0,
-      objectStore: new Proxy(inner, {
-        get(target, property) {
-          const member = Reflect.get(target, property) as unknown;
-          if (property !== 'putIfAbsent' || typeof member !== 'function') return typeof member === 'function' ? member.bind(target) : member;
-          return (key: string, body: Uint8Array) => target.putIfAbsent(key === `_log/${recordName(2)}` ? `_log/${recordName(3)}` : key, body);
-        },
-      }),
+      objectStore: await interceptedStore(dir, (method, args, call) =>
+        call(...(method === 'putIfAbsent' && logNumber(args[0]) === 2 ? [`_log/${recordName(3)}`, args[1]] : args)),
+      ),
     });
     await dying.format.commit(batchOf([entry('segment-past-the-hole')]));
     expect(existsSync(recordFile(dir, 2))).toBe(false);
@@ -203,17 +186,9 @@ describe('spread claims (version 3 stores)', () => {
   test('a number the listing showed free is filled at once; one past the listing is read first and filled only if still empty', async () => {
     const dir = store();
     const calls: string[] = [];
-    const inner = await openObjectStore(dir, 'ltm_store', {});
-    const logged = new Proxy(inner, {
-      get(target, property) {
-        const member = Reflect.get(target, property) as unknown;
-        if (typeof member !== 'function') return member;
-        if (property !== 'get' && property !== 'putIfAbsent') return member.bind(target);
-        return (key: string, ...rest: unknown[]) => {
-          calls.push(`${property} ${key.replace(/^_log\/0*(\d+)\.json$/, '$1')}`);
-          return (member as (...args: unknown[]) => unknown).call(target, key, ...rest);
-        };
-      },
+    const logged = await interceptedStore(dir, (method, args, call) => {
+      if (method !== 'list') calls.push(`${method} ${logNumber(args[0])}`);
+      return call(...args);
     });
     const a = await open(dir, { objectStore: logged });
     await a.format.commit(batchOf([entry('one')]));
@@ -236,21 +211,12 @@ describe('spread claims (version 3 stores)', () => {
     const dir = store();
     mkdirSync(join(dir, 'ltm_store', '_log'), { recursive: true });
     writeFileSync(join(dir, 'ltm_store', '_ltm_format.json'), JSON.stringify({ format: 'ltm-parquet', version: 2, createdAt: new Date(T0).toISOString(), retentionMs: 3_600_000 }));
-    let racing = 0;
-    let b: Awaited<ReturnType<typeof open>> | undefined;
-    const raced = await racedStore(dir, async (seq) => {
-      if (racing === 0 || b === undefined) return;
-      racing--;
-      await b.format.refresh();
-      await b.format.commit(batchOf([entry(`b-raced-${seq}`)]));
-    });
-    const a = await open(dir, { objectStore: raced, autoCompact: false });
-    b = await open(dir, { autoCompact: false });
+    const { a, b, race } = await racingPair(dir);
     await b.format.commit(batchOf([entry('b-0')]));
     await a.format.commit(batchOf([entry('a-0')]));
     vi.spyOn(Math, 'random').mockReturnValue(0.99);
     for (let round = 0; round < 3; round++) {
-      racing = 3;
+      race(3);
       await a.format.commit(batchOf([entry(`a-${round + 1}`)]));
     }
     expect(a.format.stats()).toMatchObject({ lostRaces: 10, skipsWritten: 0, lastCommitSeq: 14 });

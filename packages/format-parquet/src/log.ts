@@ -21,12 +21,17 @@ export const FORMAT_ID = 'ltm-parquet';
  * - 2: they are columns (`InlineTerms`): about half the bytes, and several times faster to decode;
  * - 3: concurrent writers spread their claims over the next few numbers, and a writer that wins one past a
  *   number nobody took fills that number with a `skip` record (older code would take such a hole for damage).
+ * - 4: an inline commit is two lines: a header with what the snapshot needs of its rows (`InlineSummary`: how
+ *   many, their keys, ...), then the rows. A process decodes the rows only when its views or a compaction need
+ *   them, so a process that only writes does not parse every other writer's batch (see `InlineRows`).
  * A store keeps the version it was created with (so older writers of it keep working); this code writes
  * any of them.
  */
-export const PARQUET_FORMAT_VERSION = 3;
+export const PARQUET_FORMAT_VERSION = 4;
 /** The first version whose writers may win a number past an empty one (`SkipRecord`). */
 export const SPREAD_CLAIMS_VERSION = 3;
+/** The first version whose inline commits carry an `InlineSummary` before their rows. */
+export const INLINE_SUMMARY_VERSION = 4;
 
 export const FORMAT_FILE = '_ltm_format.json';
 export const LOG_PREFIX = '_log/';
@@ -121,8 +126,70 @@ export interface RecordHeader {
 /** A batch: its rows inline (small batches, one object write) or a segment written beforehand. */
 export interface CommitRecord extends RecordHeader {
   kind: 'commit';
-  inline?: { entries: InlineEntry[]; terms: InlineTerms };
+  inline?: InlineRows;
   segment?: SegmentInfo;
+}
+
+/** An inline commit's rows and postings. */
+export interface InlineBody {
+  entries: InlineEntry[];
+  terms: InlineTerms;
+}
+
+/** What the snapshot and the change listeners need of an inline commit, without its rows. */
+export interface InlineSummary {
+  /** Entry rows. */
+  rows: number;
+  /** Search postings. */
+  postings: number;
+  /** Characters of keys, values and metadata (the compaction policy weighs sources by it). */
+  bytes: number;
+  /** Earliest `expires_at` among its rows (epoch ms), or null. */
+  minExpiresAt: number | null;
+  /** The keys it writes or deletes, in row order. */
+  keys: string[];
+}
+
+/**
+ * An inline commit's rows, decoded when first asked for (`body`). Version 4 records carry the summary before
+ * the rows, so reading one costs only its summary until the views or a compaction need the rows; older
+ * records are decoded whole and summarized at once.
+ */
+export class InlineRows {
+  private decoded: InlineBody | undefined;
+
+  private constructor(
+    readonly summary: InlineSummary,
+    body: InlineBody | undefined,
+    private readonly decode: () => InlineBody,
+  ) {
+    this.decoded = body;
+  }
+
+  /** Rows already in memory (this process's batch, or an older record). */
+  static of(body: InlineBody): InlineRows {
+    return new InlineRows(summarize(body.entries, body.terms.term.length), body, () => body);
+  }
+
+  /** Rows still encoded: `decode` runs on the first `body` access (and throws if they are malformed). */
+  static lazy(summary: InlineSummary, decode: () => InlineBody): InlineRows {
+    return new InlineRows(summary, undefined, decode);
+  }
+
+  get body(): InlineBody {
+    this.decoded ??= this.decode();
+    return this.decoded;
+  }
+}
+
+function summarize(entries: readonly InlineEntry[], postings: number): InlineSummary {
+  let minExpiresAt: number | null = null;
+  let bytes = 0;
+  for (const row of entries) {
+    if (row.expires_at !== null && (minExpiresAt === null || row.expires_at < minExpiresAt)) minExpiresAt = row.expires_at;
+    bytes += row.key.length + (row.value?.length ?? 0) + (row.metadata?.length ?? 0);
+  }
+  return { rows: entries.length, postings, bytes, minExpiresAt, keys: entries.map((row) => row.key) };
 }
 
 /**
@@ -189,10 +256,19 @@ export function encode(value: unknown): Uint8Array {
   return Buffer.from(JSON.stringify(value), 'utf8');
 }
 
-/** A record as its store's `version` writes it (version 1: postings as objects). */
+/**
+ * A record as its store's `version` writes it. Version 4 inline commits: the header with the summary as
+ * `inline`, a newline, then `{"inline":{entries,terms}}` (JSON text never holds a raw newline, so the first one
+ * ends the header; and `liveViewSql` reads the rows of every version with one JSON shape). Version 2 and 3: one
+ * JSON object with the rows as `inline`; version 1: the same with postings as objects.
+ */
 export function encodeRecord(record: CommitRecord | CompactRecord): Uint8Array {
-  if (record.version >= 2 || record.kind !== 'commit' || record.inline === undefined) return encode(record);
-  const { entries, terms } = record.inline;
+  if (record.kind !== 'commit' || record.inline === undefined) return encode(record);
+  const { entries, terms } = record.inline.body;
+  if (record.version >= INLINE_SUMMARY_VERSION) {
+    return Buffer.from(`${JSON.stringify({ ...record, inline: record.inline.summary })}\n${JSON.stringify({ inline: { entries, terms } })}`, 'utf8');
+  }
+  if (record.version >= 2) return encode({ ...record, inline: { entries, terms } });
   const objects = terms.term.map((term, index) => ({ key: entries[terms.entry[index]!]!.key, field: terms.field[index], term, tf: terms.tf[index] }));
   return encode({ ...record, inline: { entries, terms: objects } });
 }
@@ -228,33 +304,78 @@ export function checkVersion(header: Record<string, unknown>, what: string, loca
   }
 }
 
-/** `storeVersion`: the store's, from its format file (an empty record is a `skip` from version 3 on). */
-export function decodeRecord(bytes: Uint8Array, seq: number, location: string, storeVersion: number): LogRecord {
+/**
+ * `storeVersion`: the store's, from its format file (an empty record is a `skip` from version 3 on). A version 4
+ * inline commit's rows are decoded (and checked) when first asked for; `onDecode` is called then.
+ */
+export function decodeRecord(bytes: Uint8Array, seq: number, location: string, storeVersion: number, onDecode?: () => void): LogRecord {
   const what = `log record ${seq}`;
   if (bytes.byteLength === 0 && storeVersion >= SPREAD_CLAIMS_VERSION) return SKIP;
-  const record = decodeJson(bytes, what);
+  const newline = storeVersion >= INLINE_SUMMARY_VERSION ? bytes.indexOf(0x0a) : -1;
+  const record = decodeJson(newline < 0 ? bytes : bytes.subarray(0, newline), what);
   checkVersion(record, what, location);
   if (record.kind === 'commit' && (record.inline !== undefined) !== (record.segment !== undefined)) {
-    if (record.inline !== undefined) record.inline = decodeInline(record.inline, record.version as number, `${what} in ${location}`);
+    const where = `${what} in ${location}`;
+    const version = record.version as number;
+    if (record.inline === undefined) {
+      if (newline >= 0) throw malformed(where);
+    } else if (version < INLINE_SUMMARY_VERSION) {
+      if (newline >= 0) throw malformed(where);
+      record.inline = InlineRows.of(decodeInline(record.inline, version, where));
+    } else {
+      if (newline < 0) throw malformed(where);
+      const summary = decodeSummary(record.inline, where);
+      const rest = bytes.subarray(newline + 1);
+      record.inline = InlineRows.lazy(summary, () => {
+        onDecode?.();
+        const body = decodeInline(decodeJson(rest, what).inline, version, where);
+        const keys = body.entries.map((row) => row?.key);
+        if (body.terms.term.length !== summary.postings || keys.length !== summary.rows || keys.some((key, index) => key !== summary.keys[index])) {
+          throw malformed(where);
+        }
+        return body;
+      });
+    }
     return record as unknown as CommitRecord;
   }
   if (record.kind === 'compact' && Array.isArray(record.replaces)) return record as unknown as CompactRecord;
   throw new LTMError('query_error', `${what} in ${location} has an unknown shape (kind ${JSON.stringify(record.kind)})`);
 }
 
+function malformed(where: string): LTMError {
+  return new LTMError('query_error', `${where} has malformed inline rows: the store is damaged or was written by something else`);
+}
+
+/** A version 4 inline commit's summary; refuses a malformed one. */
+function decodeSummary(summary: unknown, where: string): InlineSummary {
+  const { rows, postings, bytes, minExpiresAt, keys } = (summary ?? {}) as Partial<Record<keyof InlineSummary, unknown>>;
+  const count = (value: unknown): value is number => typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+  if (
+    !count(rows) ||
+    !count(postings) ||
+    !count(bytes) ||
+    !(minExpiresAt === null || (typeof minExpiresAt === 'number' && Number.isSafeInteger(minExpiresAt))) ||
+    !Array.isArray(keys) ||
+    keys.length !== rows ||
+    keys.some((key) => typeof key !== 'string')
+  ) {
+    throw malformed(where);
+  }
+  return { rows, postings, bytes, minExpiresAt, keys: keys as string[] };
+}
+
 /** An inline commit's rows, postings as columns whatever the record's version; refuses a malformed one. */
-function decodeInline(inline: unknown, version: number, where: string): CommitRecord['inline'] {
+function decodeInline(inline: unknown, version: number, where: string): InlineBody {
   const { entries, terms } = (inline ?? {}) as { entries?: unknown; terms?: unknown };
-  const malformed = () => new LTMError('query_error', `${where} has malformed inline rows: the store is damaged or was written by something else`);
-  if (!Array.isArray(entries)) throw malformed();
+  if (!Array.isArray(entries)) throw malformed(where);
   const rows = entries as InlineEntry[];
   if (version === 1) {
-    if (!Array.isArray(terms)) throw malformed();
+    if (!Array.isArray(terms)) throw malformed(where);
     const index = new Map(rows.map((row, position) => [row?.key, position]));
     const columns = emptyTerms();
     for (const posting of terms as { key?: unknown; field: number; term: string; tf: number }[]) {
       const entry = index.get(posting?.key as string);
-      if (entry === undefined) throw malformed();
+      if (entry === undefined) throw malformed(where);
       columns.entry.push(entry);
       columns.field.push(posting.field);
       columns.term.push(posting.term);
@@ -263,12 +384,12 @@ function decodeInline(inline: unknown, version: number, where: string): CommitRe
     return { entries: rows, terms: columns };
   }
   const { entry, field, term, tf } = (terms ?? {}) as Partial<InlineTerms>;
-  if (!Array.isArray(entry) || !Array.isArray(field) || !Array.isArray(term) || !Array.isArray(tf)) throw malformed();
+  if (!Array.isArray(entry) || !Array.isArray(field) || !Array.isArray(term) || !Array.isArray(tf)) throw malformed(where);
   const length = entry.length;
-  if (field.length !== length || term.length !== length || tf.length !== length) throw malformed();
+  if (field.length !== length || term.length !== length || tf.length !== length) throw malformed(where);
   for (let index = 0; index < length; index++) {
     const position = entry[index]!;
-    if (!Number.isInteger(position) || position < 0 || position >= rows.length) throw malformed();
+    if (!Number.isInteger(position) || position < 0 || position >= rows.length) throw malformed(where);
   }
   return { entries: rows, terms: { entry, field, term, tf } };
 }

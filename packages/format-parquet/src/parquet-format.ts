@@ -14,7 +14,7 @@ import {
 import { quoteIdentifier, type DuckDBQueryEngine, type EngineConnection, type SqlValue } from '@ltm/engine-duckdb';
 import type { CompactionPlan, CompactionPolicy } from './compaction.js';
 import { DEFAULT_COMPACTION_POLICY, passedThreshold, planAutomatic, planExpiry, planFull, scaledPolicy } from './compaction.js';
-import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineEntry, InlineTerms, LogRecord, RecordHeader, SegmentInfo, SourceInfo } from './log.js';
+import type { Checkpoint, CommitRecord, CompactRecord, FormatFile, InlineBody, InlineEntry, InlineTerms, LogRecord, RecordHeader, SegmentInfo, SourceInfo } from './log.js';
 import {
   CHECKPOINT_INTERVAL,
   CHECKPOINT_PREFIX,
@@ -22,6 +22,7 @@ import {
   FORMAT_FILE,
   FORMAT_ID,
   HORIZON_KEY,
+  InlineRows,
   LOG_PREFIX,
   PARQUET_FORMAT_VERSION,
   SKIP,
@@ -160,6 +161,12 @@ export interface ParquetFormatStats {
   lostRaces: number;
   /** Log numbers below one this instance won that nobody had taken, filled with a `skip` record (version 3 stores). */
   skipsWritten: number;
+  /**
+   * Other writers' inline commits whose rows this instance decoded. A version 4 record is read as its summary
+   * (keys, row counts); its rows are decoded only when the views or a compaction need them, so a process that
+   * writes and does not read decodes few.
+   */
+  inlineRowsDecoded: number;
   compactions: number;
   /** Compactions abandoned because another compactor merged some of the same sources first. */
   compactionConflicts: number;
@@ -276,6 +283,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     segmentCommitsWritten: 0,
     lostRaces: 0,
     skipsWritten: 0,
+    inlineRowsDecoded: 0,
     viewUpdates: 0,
     viewDrops: 0,
     viewRebuilds: 0,
@@ -411,7 +419,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   }
 
   private async commitInTurn(engine: Engine, store: ObjectStore, entries: InlineEntry[], terms: InlineTerms, turn: Promise<void>): Promise<void> {
-    const inlineRecord: CommitRecord = { ...this.header(), kind: 'commit', inline: { entries, terms } };
+    const inlineRecord: CommitRecord = { ...this.header(), kind: 'commit', inline: InlineRows.of({ entries, terms }) };
     let record: CommitRecord = inlineRecord;
     let body = encodeRecord(inlineRecord);
     let segmentWrittenAt: number | undefined;
@@ -903,7 +911,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private async readRecord(seq: number): Promise<LogRecord | undefined> {
     const { store } = this.opened();
     const bytes = await store.get(recordKey(seq));
-    return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location, this.storeVersion());
+    return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location, this.storeVersion(), () => this.counters.inlineRowsDecoded++);
   }
 
   /** The log records in a listing, in order; a `skip` shows as an empty object and needs no read. */
@@ -1029,7 +1037,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       if (record.kind !== 'commit' || record.inline === undefined) {
         throw new LTMError('query_error', `checkpoint ${newest} in ${store.location} names record ${inline[index]} as an inline commit, but it is not one`);
       }
-      change.steps.push({ kind: 'inline', seq: inline[index]!, entries: record.inline.entries, terms: record.inline.terms });
+      change.steps.push({ kind: 'inline', seq: inline[index]!, summary: record.inline.summary, rows: record.inline });
     }
     return { state, change, historyFrom: newest + 1 };
   }
@@ -1131,18 +1139,16 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const { store } = this.opened();
     for (;;) {
       // Changes that arrive meanwhile join `pending` without their rows too: go on until none is missing.
-      const missing = pending.steps.filter((step): step is InlineStep => step.kind === 'inline' && step.dropped === true);
+      const missing = pending.steps.filter((step): step is InlineStep => step.kind === 'inline' && step.rows === null);
       if (missing.length === 0) break;
       const records = await mapLimit(missing, READ_CONCURRENCY, (step) => this.readRecord(step.seq));
       missing.forEach((step, index) => {
-        if (step.dropped !== true) return; // a concurrent catch-up read it too
+        if (step.rows !== null) return; // a concurrent catch-up read it too
         const record = records[index];
         if (record?.kind !== 'commit' || record.inline === undefined) {
           throw new LTMError('query_error', `log record ${step.seq} of ${store.location} is gone or not an inline commit`);
         }
-        step.entries = record.inline.entries;
-        step.terms = record.inline.terms;
-        step.dropped = false;
+        step.rows = record.inline;
         pending.rows += stepRows(step);
       });
     }
@@ -1247,7 +1253,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     };
     for (const step of steps) {
       if (step.kind === 'inline') {
-        for (const row of step.entries) pending.set(row.key, { seq: step.seq, row });
+        for (const row of bodyOf(step).entries) pending.set(row.key, { seq: step.seq, row });
         continue;
       }
       flush();
@@ -1605,7 +1611,8 @@ type Appender = Awaited<ReturnType<EngineConnection['raw']['createAppender']>>;
 /** The entry rows of an inline commit. */
 function entryAppender(step: Extract<Step, { kind: 'inline' }>): AppendPart {
   const seq = BigInt(step.seq);
-  return { rows: step.entries.length, append: (appender, index) => appendEntry(appender, seq, step.entries[index]!) };
+  const { entries } = bodyOf(step);
+  return { rows: entries.length, append: (appender, index) => appendEntry(appender, seq, entries[index]!) };
 }
 
 function appendEntry(appender: Appender, seq: bigint, row: InlineEntry): void {
@@ -1629,7 +1636,7 @@ function appendEntry(appender: Appender, seq: bigint, row: InlineEntry): void {
 /** The postings of an inline commit, straight from its columns (no object per posting). */
 function termAppender(step: Extract<Step, { kind: 'inline' }>): AppendPart {
   const seq = BigInt(step.seq);
-  const { entries, terms } = step;
+  const { entries, terms } = bodyOf(step);
   return {
     rows: terms.term.length,
     append(appender, index) {
@@ -1698,7 +1705,7 @@ function changedKeys(steps: readonly Step[]): { keys: Set<string>; unread: Segme
   let unknown = false;
   for (const step of steps) {
     if (step.kind === 'inline') {
-      for (const row of step.entries) keys.add(row.key);
+      for (const key of step.summary.keys) keys.add(key);
     } else if (step.kind === 'segment') {
       if (step.keys !== undefined) for (const key of step.keys) keys.add(key);
       else if (step.segment.rows <= MAX_LISTED_KEYS) unread.push(step.segment);
@@ -1864,13 +1871,17 @@ type InlineStep = Extract<Step, { kind: 'inline' }>;
 
 /** The rows an inline commit adds to the tail tables (entries and postings): what `viewLagMaxRows` counts. */
 function stepRows(step: InlineStep): number {
-  return step.entries.length + step.terms.term.length;
+  return step.summary.rows + step.summary.postings;
 }
 
 function letGo(step: InlineStep): void {
-  step.entries = [];
-  step.terms = emptyTerms();
-  step.dropped = true;
+  step.rows = null;
+}
+
+/** An inline step's rows, decoded now if they were not yet (they must not have been let go: see `restoreRows`). */
+function bodyOf(step: InlineStep): InlineBody {
+  if (step.rows === null) throw new LTMError('query_error', `internal: the rows of log record ${step.seq} were let go and not read again`);
+  return step.rows.body;
 }
 
 /** Adds to the keys `pending` touches (see `capKeys`). */

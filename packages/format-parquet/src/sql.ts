@@ -245,7 +245,8 @@ export function liveViewSql(view: string, files: readonly { entries: string; ver
     parts.push(
       `SELECT e.key, r.version, e.operation, e.value::JSON AS value, e.metadata::JSON AS metadata, make_timestamp(e.created_at * 1000) AS created_at, ` +
         'make_timestamp(e.updated_at * 1000) AS updated_at, make_timestamp(e.expires_at * 1000) AS expires_at ' +
-        `FROM (SELECT ${seqOf} AS version, unnest(json_transform(content, '${shape}').inline.entries) AS e ` +
+        // A version 4 record's rows follow its summary line (older records are one line: the whole text).
+        `FROM (SELECT ${seqOf} AS version, unnest(json_transform(content[position(chr(10) IN content) + 1:], '${shape}').inline.entries) AS e ` +
         `FROM read_text([${records.map((record) => record.url).join(', ')}])) AS r`,
     );
   }

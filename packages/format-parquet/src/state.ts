@@ -4,13 +4,16 @@
  * lets a compactor check its plan against the log alone.
  */
 import { LTMError } from '@ltm/core';
-import type { Checkpoint, InlineEntry, InlineTerms, LogRecord, SegmentInfo, SourceInfo } from './log.js';
+import type { Checkpoint, InlineRows, InlineSummary, LogRecord, SegmentInfo, SourceInfo } from './log.js';
 import { FORMAT_ID, sourceId } from './log.js';
 
 /** One applied record's effect, in log order, for the DuckDB side (tail rows, key index, views). */
 export type Step =
-  /** `dropped`: its rows were let go to bound memory (deferred views); `entries` and `terms` are empty until read again. */
-  | { kind: 'inline'; seq: number; entries: InlineEntry[]; terms: InlineTerms; dropped?: boolean }
+  /**
+   * `rows`: decoded when the views or a compaction need them (see `InlineRows`); null when they were let go to
+   * bound memory (deferred views), until read again.
+   */
+  | { kind: 'inline'; seq: number; summary: InlineSummary; rows: InlineRows | null }
   /** `keys`: the segment's keys when this process wrote it (else they are read from the file). */
   | { kind: 'segment'; segment: SegmentInfo; keys?: string[] }
   /**
@@ -63,15 +66,9 @@ export class LogState {
     }
     if (record.kind === 'commit') {
       if (record.inline !== undefined) {
-        const { entries, terms } = record.inline;
-        let minExpiresAt: number | null = null;
-        let bytes = 0;
-        for (const row of entries) {
-          if (row.expires_at !== null && (minExpiresAt === null || row.expires_at < minExpiresAt)) minExpiresAt = row.expires_at;
-          bytes += row.key.length + (row.value?.length ?? 0) + (row.metadata?.length ?? 0);
-        }
-        this.sources.push({ kind: 'inline', seq, rows: entries.length, bytes, minExpiresAt });
-        change.steps.push({ kind: 'inline', seq, entries, terms });
+        const { summary } = record.inline;
+        this.sources.push({ kind: 'inline', seq, rows: summary.rows, bytes: summary.bytes, minExpiresAt: summary.minExpiresAt });
+        change.steps.push({ kind: 'inline', seq, summary, rows: record.inline });
       } else if (record.segment !== undefined) {
         this.sources.push({ kind: 'segment', segment: record.segment, lo: seq, hi: seq });
         change.steps.push({ kind: 'segment', segment: record.segment });

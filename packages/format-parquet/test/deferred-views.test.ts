@@ -249,4 +249,29 @@ describe('deferViewUpdates: the views catch up when a read asks, or in the backg
     const fresh = await open(dir, { deferViewUpdates: false });
     expect(await fresh.entries()).toEqual(expected);
   });
+
+  test("a process applies other writers' commits from their summaries and decodes their rows only when its views or a compaction need them", async () => {
+    const dir = store();
+    const writer = await open(dir);
+    const p = await open(dir);
+    await p.format.commit(batchOf([entry('own')]));
+    for (let i = 0; i < 3; i++) await writer.format.commit(batchOf([entry(`w${i}`), entry(`shared`, { value: JSON.stringify(i) })]));
+    // p's commit applies the three it missed: their keys and sizes come from their summaries.
+    await p.format.commit(batchOf([entry('own-2')]));
+    expect(p.format.stats()).toMatchObject({ seq: 5, inlineCommits: 5, viewLagRecords: 5, inlineRowsDecoded: 0 });
+    // A read of keys they do not touch needs no rows; a read of one they touch decodes them all (log order).
+    await p.format.prepareRead(['elsewhere']);
+    expect(p.format.stats().inlineRowsDecoded).toBe(0);
+    await p.format.prepareRead(['shared']);
+    expect(p.format.stats()).toMatchObject({ viewLagRecords: 0, inlineRowsDecoded: 3 });
+    expect(await p.entries()).toEqual({ own: '{"key":"own"}', 'own-2': '{"key":"own-2"}', shared: '2', w0: '{"key":"w0"}', w1: '{"key":"w1"}', w2: '{"key":"w2"}' });
+
+    // A compaction of commits the views did not show decodes what it merges, once.
+    await writer.format.commit(batchOf([entry('w3')]));
+    await p.format.commit(batchOf([entry('own-3')]));
+    expect(p.format.stats()).toMatchObject({ viewLagRecords: 2, inlineRowsDecoded: 3 });
+    await p.format.compact();
+    expect(p.format.stats()).toMatchObject({ inlineRowsDecoded: 4, segments: 1, inlineCommits: 0 });
+    expect(Object.keys(await p.entries())).toEqual(['own', 'own-2', 'own-3', 'shared', 'w0', 'w1', 'w2', 'w3']);
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CommitBatch, EntryRow } from '@ltm/core';
@@ -6,6 +6,7 @@ import { LTMError } from '@ltm/core';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { afterEach } from 'vitest';
 import { ParquetFormat, openObjectStore, type ObjectStore, type ParquetFormatOptions } from '../src/index.js';
+import { InlineRows, encodeRecord, type CommitRecord } from '../src/log.js';
 
 export function tempDirectory(prefix: string): { path: string; remove(): void } {
   const path = mkdtempSync(join(tmpdir(), prefix));
@@ -13,6 +14,27 @@ export function tempDirectory(prefix: string): { path: string; remove(): void } 
 }
 
 export const T0 = Date.UTC(2024, 4, 1, 12, 34, 56, 789);
+
+/** The path of log record `seq` of the store in `dir` (table `ltm_store`). */
+export function recordFile(dir: string, seq: number): string {
+  return join(dir, 'ltm_store', '_log', `${String(seq).padStart(20, '0')}.json`);
+}
+
+/**
+ * Log record `seq` as stored: a version 4 inline commit is its header line with the rows' line merged in
+ * (`inline`: the rows, `summary`: what the header said of them); older records are one JSON object.
+ */
+export function readRecordFile(dir: string, seq: number): Record<string, any> {
+  const [header, rows] = readFileSync(recordFile(dir, seq), 'utf8').split('\n');
+  const record = JSON.parse(header!) as Record<string, any>;
+  return rows === undefined ? record : { ...record, summary: record.inline, inline: (JSON.parse(rows) as { inline: unknown }).inline };
+}
+
+/** Writes `record` (shaped as `readRecordFile` gives it) as log record `seq`, encoded as its `version` writes it. */
+export function writeRecordFile(dir: string, seq: number, record: Record<string, any>): void {
+  const { summary: _summary, inline, ...header } = record;
+  writeFileSync(recordFile(dir, seq), encodeRecord({ ...header, ...(inline === undefined ? {} : { inline: InlineRows.of(inline) }) } as CommitRecord));
+}
 
 export function entry(key: string, overrides: Partial<EntryRow> = {}): EntryRow {
   return { key, value: JSON.stringify({ key }), metadata: '{}', createdAt: T0, updatedAt: T0, expiresAt: null, ...overrides };

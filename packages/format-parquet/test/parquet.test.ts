@@ -4,7 +4,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { describe, expect, test, vi } from 'vitest';
 import { LocalObjectStore, PARQUET_FORMAT_VERSION, ParquetFormat, openObjectStore } from '../src/index.js';
-import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, openFormat, scratch } from './helpers.js';
+import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, openFormat, readRecordFile, scratch, writeRecordFile } from './helpers.js';
 
 const FAR = Date.UTC(2100, 0, 1);
 const { store, open, later } = scratch('ltm-parquet-');
@@ -104,7 +104,7 @@ describe('commit log', () => {
     await a.format.commit(batchOf([entry('big', { value: JSON.stringify('x'.repeat(5000)) })]));
     expect(segmentFiles(dir, 'entries')).toHaveLength(1);
     expect(a.format.stats()).toMatchObject({ inlineCommitsWritten: 1, segmentCommitsWritten: 1 });
-    const record = JSON.parse(readFileSync(join(dir, 'ltm_store', '_log', '00000000000000000001.json'), 'utf8'));
+    const record = readRecordFile(dir, 1);
     expect(record.inline.entries[0]).toMatchObject({ key: 'small', operation: 'put' });
   });
 
@@ -158,7 +158,7 @@ describe('commit log', () => {
   test('a version 1 store keeps version 1 records (postings as objects) and reads them; a new store writes columns', async () => {
     const terms = (format: Awaited<ReturnType<typeof open>>) =>
       format.engine.query<{ key: string; term: string }>(`SELECT key, term FROM ${format.format.relation('terms')} ORDER BY key`);
-    const record = (dir: string, seq: number) => JSON.parse(readFileSync(join(dir, 'ltm_store', '_log', `${String(seq).padStart(20, '0')}.json`), 'utf8'));
+    const record = readRecordFile;
 
     const fresh = store();
     const writer = await open(fresh);
@@ -186,13 +186,58 @@ describe('commit log', () => {
     expect(await terms(b)).toEqual([{ key: 'x', term: 'ex' }, { key: 'y', term: 'why' }, { key: 'z', term: 't-z' }]);
 
     // A postings column that does not line up with the entries is damage, not a silent loss of search rows.
-    writeFileSync(
-      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
-      JSON.stringify({ ...record(fresh, 1), inline: { ...record(fresh, 1).inline, terms: { entry: [0, 5], field: [0, 0], term: ['x', 'y'], tf: [1, 1] } } }),
-    );
+    writeRecordFile(fresh, 2, { ...record(fresh, 1), inline: { ...record(fresh, 1).inline, terms: { entry: [0, 5], field: [0, 0], term: ['x', 'y'], tf: [1, 1] } } });
     const error = await ltmError(openFormat(fresh));
     expect(error.errorType).toBe('query_error');
     expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+  });
+
+  test('a version 4 inline commit is a summary line, then its rows; a summary that disagrees with the rows is damage; a version 3 store keeps one-line records', async () => {
+    const fresh = store();
+    const writer = await open(fresh);
+    await writer.format.commit(batchOf([entry('a', { value: '"é"', expiresAt: FAR }), entry('b')], ['gone']));
+    const [header, rows, ...rest] = readFileSync(join(fresh, 'ltm_store', '_log', `${'1'.padStart(20, '0')}.json`), 'utf8').split('\n');
+    expect(rest).toEqual([]);
+    expect(JSON.parse(header!)).toMatchObject({
+      version: 4,
+      kind: 'commit',
+      inline: { rows: 3, postings: 2, bytes: 'a'.length + '"é"'.length + 2 + 'b'.length + '{"key":"b"}'.length + 2 + 'gone'.length, minExpiresAt: FAR, keys: ['a', 'b', 'gone'] },
+    });
+    expect(JSON.parse(rows!).inline.entries.map((row: { key: string }) => row.key)).toEqual(['a', 'b', 'gone']);
+
+    // The summary names other keys than the rows (a reader would report the wrong keys as changed): refused.
+    const record = readRecordFile(fresh, 1);
+    writeFileSync(
+      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
+      `${JSON.stringify({ ...record, summary: undefined, inline: { ...record.summary, keys: ['a', 'x', 'gone'] } })}\n${JSON.stringify({ inline: record.inline })}`,
+    );
+    let error = await ltmError(openFormat(fresh));
+    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+    // A summary without its rows line, or a malformed summary, too.
+    writeFileSync(join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`), JSON.stringify({ ...record, summary: undefined, inline: record.summary }));
+    error = await ltmError(openFormat(fresh));
+    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+    writeFileSync(
+      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
+      `${JSON.stringify({ ...record, summary: undefined, inline: { ...record.summary, rows: 2 } })}\n${JSON.stringify({ inline: record.inline })}`,
+    );
+    error = await ltmError(openFormat(fresh));
+    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+
+    // A store created by the version 3 code keeps its records on one line, and plain DuckDB reads them too.
+    const old = store();
+    mkdirSync(join(old, 'ltm_store', '_log'), { recursive: true });
+    writeFileSync(join(old, 'ltm_store', '_ltm_format.json'), JSON.stringify({ format: 'ltm-parquet', version: 3, createdAt: new Date(T0).toISOString(), retentionMs: 3_600_000 }));
+    const v3 = await open(old);
+    await v3.format.commit(batchOf([entry('x'), entry('y')]));
+    const text = readFileSync(join(old, 'ltm_store', '_log', `${'1'.padStart(20, '0')}.json`), 'utf8');
+    expect(text).not.toContain('\n');
+    expect(JSON.parse(text)).toMatchObject({ version: 3, inline: { entries: [{ key: 'x' }, { key: 'y' }] } });
+    expect(Object.keys(await (await open(old)).entries())).toEqual(['x', 'y']);
+    const plain = await DuckDBQueryEngine.open({ path: ':memory:' });
+    later(() => plain.close());
+    await plain.run(v3.format.liveViewSql('memories'));
+    expect(await plain.query<{ key: string }>('SELECT key FROM memories ORDER BY key')).toEqual([{ key: 'x' }, { key: 'y' }]);
   });
 
   test('a read-only open of a location nothing was written to shows an empty store and creates nothing', async () => {

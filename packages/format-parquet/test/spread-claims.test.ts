@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, scratch } from './helpers.js';
+import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, readRecordFile, recordFile, scratch, writeRecordFile } from './helpers.js';
 
 const { store, open } = scratch('ltm-spread-');
 
@@ -10,8 +10,7 @@ afterEach(() => {
 });
 
 const recordName = (seq: number) => `${String(seq).padStart(20, '0')}.json`;
-const recordFile = (dir: string, seq: number) => join(dir, 'ltm_store', '_log', recordName(seq));
-const record = (dir: string, seq: number) => JSON.parse(readFileSync(recordFile(dir, seq), 'utf8')) as { kind: string; writer: string; inline?: { entries: { key: string }[] } };
+const record = (dir: string, seq: number) => readRecordFile(dir, seq) as { kind: string; writer: string; inline?: { entries: { key: string }[] } };
 /** A `skip` record is an empty object. */
 const isSkip = (dir: string, seq: number) => readFileSync(recordFile(dir, seq)).byteLength === 0;
 const logNumbers = (dir: string) => readdirSync(join(dir, 'ltm_store', '_log')).filter((name) => /^\d{20}\.json$/.test(name)).map(Number.parseFloat);
@@ -141,7 +140,7 @@ describe('spread claims (version 3 stores)', () => {
     await writer.format.commit(batchOf([entry('two')]));
     // Another writer won number 4 and died before filling 3: its record is there, number 3 is not.
     const orphan = { ...record(dir, 2), id: 'orphan', writer: 'dead', inline: { ...record(dir, 2).inline, entries: [{ ...record(dir, 2).inline!.entries[0], key: 'four' }] } };
-    writeFileSync(recordFile(dir, 4), JSON.stringify(orphan));
+    writeRecordFile(dir, 4, orphan);
 
     // Not acknowledged, so not visible: neither to a reader that opens (list-based) nor to one that refreshes.
     const opened = await open(dir);

@@ -14,11 +14,14 @@
  */
 
 const DIGIT_RUN = /[0-9]+/g;
+const NON_ASCII = /[^\x00-\x7f]/;
 const CJK_RUN =
   /(?:(?=[\p{Script_Extensions=Han}\p{Script_Extensions=Hiragana}\p{Script_Extensions=Katakana}\p{Script_Extensions=Hangul}])[\p{L}\p{M}])+/gu;
 
 /** The extra-field terms of a text, with repetitions, numbers first then CJK bigrams. */
 export function extraTerms(text: string): string[] {
+  // ASCII is its own NFKC form and holds no CJK letter: its digit runs are all (most metadata is ASCII).
+  if (!NON_ASCII.test(text)) return text.match(DIGIT_RUN) ?? [];
   const normalized = text.normalize('NFKC');
   const terms: string[] = normalized.match(DIGIT_RUN) ?? [];
   for (const [run] of normalized.matchAll(CJK_RUN)) {

@@ -215,8 +215,10 @@ const MAX_COMMIT_ATTEMPTS = 1000;
 const MAX_COMPACTION_ATTEMPTS = 5;
 const MAX_LOAD_ATTEMPTS = 5;
 const READ_CONCURRENCY = 16;
-/** Past this many times the compaction threshold, any writer compacts (see `maybeCompact`). */
+/** Past this many times the compaction threshold, any writer compacts (see `maybeCompact`)... */
 const OVERDUE_FACTOR = 16;
+/** ...once no compaction has reached it for this long (a compactor that is behind still publishes; a dead one does not). */
+const OVERDUE_QUIET_MS = 30_000;
 /** A writer whose commit was applied this recently counts as committing now (see `claimSpread`). */
 const SPREAD_WINDOW_MS = 2_000;
 const MAX_SPREAD = 32;
@@ -310,6 +312,10 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private viewTimer: NodeJS.Timeout | undefined;
   /** When a read last waited for the views (performance.now()): background updates pay off in such a process only. */
   private readWaitedAt = -Infinity;
+  /** When this process last started an automatic compaction (performance.now()): it needs its views too (see `scheduleViewUpdate`). */
+  private compactedAt = -Infinity;
+  /** When this process last applied a compaction record, its own or another writer's (see `maybeCompact`). */
+  private compactionSeenAt = -Infinity;
 
   constructor(private readonly options: ParquetFormatOptions = {}) {
     for (const name of ['inlineMaxBytes', 'refreshIntervalMs', 'retentionMs', 'orphanGraceMs', 'vacuumIntervalMs', 'viewLagMaxRows'] as const) {
@@ -1045,6 +1051,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private remember(seq: number, record: LogRecord): void {
     rememberIn(this.history, seq, record);
     if (record.kind === 'commit' && this.writable) this.recentWriters.set(record.writer, performance.now());
+    if (record.kind === 'compact') this.compactionSeenAt = performance.now();
   }
 
   /**
@@ -1077,7 +1084,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
     // Rows let go: nothing to write until a read or a compaction needs the views (catchUpViews).
     if (pending.dropped) return;
     const now = performance.now();
-    const reading = now - this.readWaitedAt < VIEW_READ_WINDOW_MS;
+    // A compactor merges from the views: letting rows go would only make it read their records again.
+    const reading = now - Math.max(this.readWaitedAt, this.compactedAt) < VIEW_READ_WINDOW_MS;
     const update = () => {
       this.viewTimer = undefined;
       if (!this.closed) this.updateViews().catch((error: unknown) => this.backgroundError(error));
@@ -1298,15 +1306,18 @@ export class ParquetFormat implements StorageFormat<Engine> {
    * merge the same sources in vain (measured: 8 writers on S3 spent more on losing merges than on their
    * commits, and with deferred views each of them first loads every lagging row). So the writer whose
    * commit passed the threshold compacts (`passed`), and keeps compacting while the policy asks for more.
-   * Any writer does once `OVERDUE_FACTOR` times the threshold is passed (the compacting writer died or keeps
-   * failing). Under load one compaction takes a while, so earlier helpers only collided with it: one more
-   * writer at each multiple of the threshold and all of them at 4 times it made 31-33 losing merges against
-   * 5-6 landed ones in 20 s of the bench's 8 S3 writers, and half of the writers' CPU.
+   * Any writer does once `OVERDUE_FACTOR` times the threshold is passed and no compaction record came for
+   * `OVERDUE_QUIET_MS` (the compacting writer died or keeps failing). Under load one compaction takes a while, so
+   * earlier helpers only collided with it: one more writer at each multiple of the threshold and all of them at
+   * 4 times it made 31-33 losing merges against 5-6 landed ones in 20 s of the bench's 8 S3 writers, and half of
+   * the writers' CPU; and when the compactor fell behind (up to 500 inline commits), every writer past 16 times
+   * the threshold loaded those rows and merged them at once, for seconds of all the machine's CPU.
    */
   private maybeCompact(passed: boolean): void {
     if (this.options.autoCompact === false || this.compacting !== null || this.closed) return;
     if (planAutomatic(this.state.sources, this.policy) === null) return;
-    if (!passed && planAutomatic(this.state.sources, this.overduePolicy) === null) return;
+    if (!passed && (planAutomatic(this.state.sources, this.overduePolicy) === null || performance.now() - this.compactionSeenAt < OVERDUE_QUIET_MS)) return;
+    this.compactedAt = performance.now();
     let compacted = false;
     this.compacting = this.runCompaction((sources) => planAutomatic(sources, this.policy), Date.now(), this.retentionMs())
       .then((result) => {

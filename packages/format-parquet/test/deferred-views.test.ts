@@ -129,6 +129,22 @@ describe('deferViewUpdates: the views catch up when a read asks, or in the backg
     expect(p.changes).toEqual([keys]);
   });
 
+  test('a process that compacts keeps its views up to date past viewLagMaxRows instead of letting the rows go', async () => {
+    const dir = store();
+    const writer = await open(dir);
+    const p = await open(dir, { viewLagMaxRows: 10, autoCompact: true, compaction: { flushInlineRecords: 2 } });
+    await p.format.commit(batchOf([entry('p1')]));
+    await p.format.commit(batchOf([entry('p2')])); // passes the threshold: p compacts
+    await eventually(() => p.format.stats().compactions === 1, 'the compaction');
+    const start = p.format.stats();
+    for (let i = 0; i < 3; i++) await writer.format.commit(batchOf([entry(`w${i}a`), entry(`w${i}b`)]));
+    // 3 * 4 + 2 rows behind, more than 10: written to the views rather than let go, as droppedViews() does.
+    await p.format.commit(batchOf([entry('p3')]));
+    await eventually(() => p.format.stats().viewUpdates > start.viewUpdates, 'the view update');
+    expect(p.format.stats()).toMatchObject({ viewDrops: start.viewDrops });
+    expect(Object.keys(await p.entries())).toEqual(['p1', 'p2', 'p3', 'w0a', 'w0b', 'w1a', 'w1b', 'w2a', 'w2b']);
+  });
+
   test('rows let go that vacuum deleted after another writer compacted them: the views are rebuilt from the log', async () => {
     const { dir, p, start, keys } = await droppedViews();
     const compactor = await open(dir, { deferViewUpdates: false });

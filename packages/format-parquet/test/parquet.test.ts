@@ -368,7 +368,7 @@ describe('segments are plain Parquet', () => {
 });
 
 describe('compaction', () => {
-  test('automatic compaction: the writer whose commit passes the threshold compacts; any writer once 16 times it is passed', async () => {
+  test('automatic compaction: the writer whose commit passes the threshold compacts; any writer once 16 times it is passed and no compaction came for 30 s', async () => {
     const dir = store();
     const policy = { flushInlineRecords: 4 };
     const a = await open(dir, { compaction: policy });
@@ -402,6 +402,21 @@ describe('compaction', () => {
     await commit(c, 'c', 4);
     await vi.waitFor(() => expect(c.format.stats().compactions).toBe(1), { timeout: 10_000, interval: 20 });
     expect(Object.keys(await c.entries())).toHaveLength(68);
+    // 16 times the threshold again, but a has just seen c's compaction: c is behind, not gone, and a leaves it.
+    await commit(b, 'b', 64);
+    await commit(a, 'a', 1);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(a.format.stats()).toMatchObject({ inlineCommits: 65, compactions: 1 });
+    // Half a minute later with no compaction record (the clock moved on), a takes over.
+    const now = performance.now.bind(performance);
+    const later = vi.spyOn(performance, 'now').mockImplementation(() => now() + 31_000);
+    try {
+      await commit(a, 'a', 1);
+      await vi.waitFor(() => expect(a.format.stats().compactions).toBe(2), { timeout: 10_000, interval: 20 });
+    } finally {
+      later.mockRestore();
+    }
+    expect(a.format.stats()).toMatchObject({ inlineCommits: 0 });
   });
 
   /** A random workload against a model; every check compares all three relations with the model. */

@@ -24,6 +24,7 @@ export const FORMAT_ID = 'ltm-parquet';
  * - 4: an inline commit is two lines: a header with what the snapshot needs of its rows (`InlineSummary`: how
  *   many, their keys, ...), then the rows. A process decodes the rows only when its views or a compaction need
  *   them, so a process that only writes does not parse every other writer's batch (see `InlineRows`).
+ *   Compactions claim numbers as commits do, and one whose run another compaction took first is void.
  * A store keeps the version it was created with (so older writers of it keep working); this code writes
  * any of them.
  */
@@ -32,6 +33,11 @@ export const PARQUET_FORMAT_VERSION = 4;
 export const SPREAD_CLAIMS_VERSION = 3;
 /** The first version whose inline commits carry an `InlineSummary` before their rows. */
 export const INLINE_SUMMARY_VERSION = 4;
+/**
+ * The first version whose compactors claim log numbers like commits (past records they have not read), so a
+ * compaction record whose run another compaction took first is void (see `LogState.apply`), not damage.
+ */
+export const VOID_COMPACTIONS_VERSION = 4;
 
 export const FORMAT_FILE = '_ltm_format.json';
 export const LOG_PREFIX = '_log/';

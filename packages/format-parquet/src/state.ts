@@ -59,8 +59,14 @@ export class LogState {
     return end - start + 1 === ids.length ? { start, end } : undefined;
   }
 
-  /** Applies record `seq` (which must be the next one) and adds its effects to `change` (a `skip` has none). */
-  apply(seq: number, record: LogRecord, location: string, change: Change): void {
+  /**
+   * Applies record `seq` (which must be the next one) and adds its effects to `change` (a `skip` has none).
+   * A compaction whose run is no longer a contiguous run of the snapshot (another compaction merged part of it
+   * first) is void when `voidConflicts` (version 4 stores, whose compactors claim numbers like commits, past
+   * records they have not read): it changes nothing, for every reader alike; otherwise it is damage. Returns
+   * false for a void record.
+   */
+  apply(seq: number, record: LogRecord, location: string, change: Change, voidConflicts = false): boolean {
     if (seq !== this.seq + 1) {
       throw new LTMError('query_error', `internal: log record ${seq} applied after ${this.seq} in ${location}`);
     }
@@ -75,6 +81,10 @@ export class LogState {
       }
     } else if (record.kind === 'compact') {
       const run = this.findRun(record.replaces);
+      if (run === undefined && voidConflicts) {
+        this.seq = seq;
+        return false;
+      }
       if (run === undefined) {
         throw new LTMError(
           'query_error',
@@ -89,6 +99,7 @@ export class LogState {
       change.steps.push({ kind: 'compact', replaced, segment: record.segment, now: typeof record.now === 'number' ? record.now : Infinity });
     }
     this.seq = seq;
+    return true;
   }
 
   inlineCount(): number {

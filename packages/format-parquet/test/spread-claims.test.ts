@@ -227,3 +227,58 @@ describe('spread claims (version 3 stores)', () => {
     expect(error.message).toMatch(/log record 15 .*not valid JSON/);
   });
 });
+
+describe('void compactions (version 4 stores)', () => {
+  /** Writers a and b of a store with three inline commits; b compacts while a's compaction record goes to the store. */
+  async function racingCompactors(dir: string) {
+    let b: Awaited<ReturnType<typeof open>> | undefined;
+    let raced = false;
+    const store_ = await interceptedStore(dir, async (method, args, call) => {
+      const isCompaction = method === 'putIfAbsent' && logNumber(args[0]) !== undefined && Buffer.from(args[1] as Uint8Array).includes('"kind":"compact"');
+      if (isCompaction && !raced && b !== undefined) {
+        raced = true;
+        await b.format.refresh();
+        await b.format.compact(); // takes the number a tries, and a's run with it
+      }
+      return call(...args);
+    });
+    const a = await open(dir, { objectStore: store_, autoCompact: false });
+    b = await open(dir, { autoCompact: false });
+    for (let i = 0; i < 3; i++) await b.format.commit(batchOf([entry(`k${i}`)]));
+    await a.format.refresh();
+    return { a, b };
+  }
+
+  test('a compaction whose run another compaction took first, in a record it had not read, is void for every reader; its compactor merges again', async () => {
+    const dir = store();
+    const { a, b } = await racingCompactors(dir);
+    await a.format.compact();
+    // a lost number 4 to b's compaction, won 5 without reading 4, then found its run gone: record 5 is void.
+    expect(record(dir, 4)).toMatchObject({ kind: 'compact' });
+    expect(record(dir, 5)).toMatchObject({ kind: 'compact' });
+    expect(record(dir, 5).writer).not.toBe(record(dir, 4).writer);
+    expect(a.format.stats()).toMatchObject({ voidCompactions: 1, compactionConflicts: 1, segments: 1, inlineCommits: 0 });
+    // Its merged files went (no reader uses a void record's segment); b's stay.
+    const segments = readdirSync(join(dir, 'ltm_store', 'data')).filter((name) => name.endsWith('.entries.parquet'));
+    expect(segments).toHaveLength(1);
+    await b.format.refresh();
+    expect(b.format.stats()).toMatchObject({ seq: 5, voidCompactions: 1, segments: 1 });
+    const fresh = await open(dir);
+    expect(fresh.format.stats()).toMatchObject({ seq: 5, voidCompactions: 1, segments: 1, inlineCommits: 0 });
+    for (const reader of [a, b, fresh]) expect(Object.keys(await reader.entries())).toEqual(['k0', 'k1', 'k2']);
+  });
+
+  test('in a version 3 store the compactor reads what it lost to and gives up before publishing; a void record there is damage', async () => {
+    const dir = store();
+    mkdirSync(join(dir, 'ltm_store', '_log'), { recursive: true });
+    writeFileSync(join(dir, 'ltm_store', '_ltm_format.json'), JSON.stringify({ format: 'ltm-parquet', version: 3, createdAt: new Date(T0).toISOString(), retentionMs: 3_600_000 }));
+    const { a } = await racingCompactors(dir);
+    await a.format.compact();
+    expect(a.format.stats()).toMatchObject({ voidCompactions: 0, compactionConflicts: 1, segments: 1 });
+    expect(logNumbers(dir)).toEqual([1, 2, 3, 4]);
+    // A compaction record over a run that is gone: damage in a version 3 store.
+    writeRecordFile(dir, 5, { ...record(dir, 4), id: 'late' });
+    const error = await ltmError(open(dir));
+    expect(error.message).toMatch(/log record 5 .*not a contiguous run/);
+  });
+});

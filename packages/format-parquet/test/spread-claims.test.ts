@@ -229,8 +229,8 @@ describe('spread claims (version 3 stores)', () => {
 });
 
 describe('void compactions (version 4 stores)', () => {
-  /** Writers a and b of a store with three inline commits; b compacts while a's compaction record goes to the store. */
-  async function racingCompactors(dir: string) {
+  /** Writers a and b of a store with three inline commits; b runs `first` (a compaction) while a's compaction record goes to the store. */
+  async function racingCompactors(dir: string, first = (b: Awaited<ReturnType<typeof open>>) => b.format.compact()) {
     let b: Awaited<ReturnType<typeof open>> | undefined;
     let raced = false;
     const store_ = await interceptedStore(dir, async (method, args, call) => {
@@ -238,7 +238,7 @@ describe('void compactions (version 4 stores)', () => {
       if (isCompaction && !raced && b !== undefined) {
         raced = true;
         await b.format.refresh();
-        await b.format.compact(); // takes the number a tries, and a's run with it
+        await first(b); // takes the number a tries, and (part of) a's run with it
       }
       return call(...args);
     });
@@ -266,6 +266,30 @@ describe('void compactions (version 4 stores)', () => {
     const fresh = await open(dir);
     expect(fresh.format.stats()).toMatchObject({ seq: 5, voidCompactions: 1, segments: 1, inlineCommits: 0 });
     for (const reader of [a, b, fresh]) expect(Object.keys(await reader.entries())).toEqual(['k0', 'k1', 'k2']);
+  });
+
+  test('vacuum keeps a live segment that a void compaction record names among the sources it meant to replace', async () => {
+    const dir = store();
+    const b = await open(dir, { autoCompact: false });
+    for (let i = 0; i < 3; i++) await b.format.commit(batchOf([entry(`k${i}`)]));
+    await b.format.compact(); // record 4: k0-k2 in one segment, S
+    await b.format.commit(batchOf([entry('gone', { expiresAt: Date.now() - 1 })]));
+    await b.format.commit(batchOf([entry('k3')]));
+    await b.format.removeExpired(Date.now()); // record 7 merges the inline commits 5 and 6 only
+    // Record 8: a compaction that meant to merge S with those two, published past record 7 by a compactor that had
+    // not read it: void, and S stays live.
+    const segment = (record(dir, 4) as unknown as { segment: { id: string } }).segment.id;
+    writeRecordFile(dir, 8, { ...record(dir, 7), id: 'late', writer: 'late', replaces: [`s:${segment}`, 'i:5', 'i:6'] });
+    for (let i = 0; i < 56; i++) await b.format.commit(batchOf([entry(`n${i}`)])); // up to checkpoint 64
+    expect(b.format.stats()).toMatchObject({ voidCompactions: 1, segments: 2, seq: 64 });
+    // A vacuum from a process that started at checkpoint 64 reads record 8 without the snapshot it applied to.
+    const vacuumer = await open(dir, { autoCompact: false });
+    await vacuumer.format.vacuum({ retentionMs: 0 });
+    await b.format.vacuum({ retentionMs: 0 });
+    const fresh = await open(dir);
+    expect(fresh.format.stats().segments).toBe(2);
+    expect(Object.keys(await fresh.entries())).toHaveLength(60); // k0-k3 and n0-n55
+    expect(Object.keys(await fresh.entries())).toEqual(expect.arrayContaining(['k0', 'k1', 'k2', 'k3']));
   });
 
   test('in a version 3 store the compactor reads what it lost to and gives up before publishing; a void record there is damage', async () => {

@@ -335,10 +335,16 @@ export function decodeRecord(bytes: Uint8Array, seq: number, location: string, s
       record.inline = InlineRows.lazy(summary, () => {
         onDecode?.();
         const body = decodeInline(decodeJson(rest, what).inline, version, where);
-        const keys = body.entries.map((row) => row?.key);
-        if (body.terms.term.length !== summary.postings || keys.length !== summary.rows || keys.some((key, index) => key !== summary.keys[index])) {
-          throw malformed(where);
-        }
+        if (body.entries.some((row) => typeof row?.key !== 'string')) throw malformed(where);
+        // The summary is what every reader's snapshot used: rows that say otherwise are damage.
+        const actual = summarize(body.entries, body.terms.term.length);
+        const agrees =
+          actual.rows === summary.rows &&
+          actual.postings === summary.postings &&
+          actual.bytes === summary.bytes &&
+          actual.minExpiresAt === summary.minExpiresAt &&
+          actual.keys.every((key, index) => key === summary.keys[index]);
+        if (!agrees) throw malformed(where);
         return body;
       });
     }

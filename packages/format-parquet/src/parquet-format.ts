@@ -876,7 +876,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
           { cause: error, retryable: true },
         );
       }
-      // Rebuilt from the log: a compaction took effect if its segment is in the snapshot now.
+      // Rebuilt from the log: a compaction took effect if its segment is in the snapshot now (one that left no
+      // segment, everything having expired, counts as taken effect: at worst its run is merged again later).
       const merged = record.kind === 'compact' ? record.segment : null;
       return { filled, applied: merged === null || this.state.sources.some((source) => source.kind === 'segment' && source.segment.id === merged.id) };
     }
@@ -1389,7 +1390,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
       // shows once the records below the number it won are applied). Before, one attempt per turn: a compaction that
       // loses the race must read the records it lost to before it tries again, and holding the turn meanwhile would
       // hold up this process's commits (seconds, on a busy log). Under load that starved it: measured on the bench's
-      // 8 S3 writers, 12 s for one compaction record to land while 500 inline commits piled up.
+      // 8 S3 writers, ~12 s for one compaction record to land while 500 inline commits piled up.
       const attempts = this.storeVersion() >= VOID_COMPACTIONS_VERSION ? MAX_COMMIT_ATTEMPTS : 1;
       let outcome: Awaited<ReturnType<ParquetFormat['publish']>> = 'lost';
       for (let tries = 0; outcome === 'lost'; tries++) {

@@ -213,6 +213,13 @@ describe('commit log', () => {
     );
     let error = await ltmError(openFormat(fresh));
     expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+    // Or another size (the compaction policy weighs sources by it).
+    writeFileSync(
+      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
+      `${JSON.stringify({ ...record, summary: undefined, inline: { ...record.summary, bytes: record.summary.bytes + 1 } })}\n${JSON.stringify({ inline: record.inline })}`,
+    );
+    error = await ltmError(openFormat(fresh));
+    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
     // A summary without its rows line, or a malformed summary, too.
     writeFileSync(join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`), JSON.stringify({ ...record, summary: undefined, inline: record.summary }));
     error = await ltmError(openFormat(fresh));

@@ -4,7 +4,7 @@ import { asyncBufferFromFile, parquetReadObjects } from 'hyparquet';
 import { DuckDBQueryEngine } from '@ltm/engine-duckdb';
 import { describe, expect, test, vi } from 'vitest';
 import { LocalObjectStore, PARQUET_FORMAT_VERSION, ParquetFormat, openObjectStore } from '../src/index.js';
-import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, openFormat, readRecordFile, scratch, writeRecordFile } from './helpers.js';
+import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, openFormat, readRecordFile, recordFile, scratch, writeRecordFile } from './helpers.js';
 
 const FAR = Date.UTC(2100, 0, 1);
 const { store, open, later } = scratch('ltm-parquet-');
@@ -148,8 +148,8 @@ describe('commit log', () => {
     expect(error.errorType).toBe('unsupported');
     expect(error.message).toMatch(/newer than this @ltm\/format-parquet.*upgrade/);
     writeFileSync(formatFile, original);
-    const recordFile = join(dir, 'ltm_store', '_log', '00000000000000000002.json');
-    writeFileSync(recordFile, JSON.stringify({ format: 'ltm-parquet', version: PARQUET_FORMAT_VERSION + 1, kind: 'commit', inline: { entries: [], terms: [] } }));
+    const file = recordFile(dir, 2);
+    writeFileSync(file, JSON.stringify({ format: 'ltm-parquet', version: PARQUET_FORMAT_VERSION + 1, kind: 'commit', inline: { entries: [], terms: [] } }));
     error = await ltmError(openFormat(dir));
     expect(error.errorType).toBe('unsupported');
     expect(error.message).toMatch(/log record 2 .*newer/);
@@ -196,7 +196,7 @@ describe('commit log', () => {
     const fresh = store();
     const writer = await open(fresh);
     await writer.format.commit(batchOf([entry('a', { value: '"é"', expiresAt: FAR }), entry('b')], ['gone']));
-    const [header, rows, ...rest] = readFileSync(join(fresh, 'ltm_store', '_log', `${'1'.padStart(20, '0')}.json`), 'utf8').split('\n');
+    const [header, rows, ...rest] = readFileSync(recordFile(fresh, 1), 'utf8').split('\n');
     expect(rest).toEqual([]);
     expect(JSON.parse(header!)).toMatchObject({
       version: 4,
@@ -205,31 +205,20 @@ describe('commit log', () => {
     });
     expect(JSON.parse(rows!).inline.entries.map((row: { key: string }) => row.key)).toEqual(['a', 'b', 'gone']);
 
-    // The summary names other keys than the rows (a reader would report the wrong keys as changed): refused.
+    /** Record 2 written as record 1's header with `summary`, then `rowsLine` (none: one line only); the open's error. */
     const record = readRecordFile(fresh, 1);
-    writeFileSync(
-      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
-      `${JSON.stringify({ ...record, summary: undefined, inline: { ...record.summary, keys: ['a', 'x', 'gone'] } })}\n${JSON.stringify({ inline: record.inline })}`,
-    );
-    let error = await ltmError(openFormat(fresh));
-    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+    const openWith = (summary: unknown, rowsLine: string | null = JSON.stringify({ inline: record.inline })) => {
+      const header = JSON.stringify({ ...record, summary: undefined, inline: summary });
+      writeFileSync(recordFile(fresh, 2), rowsLine === null ? header : `${header}\n${rowsLine}`);
+      return ltmError(openFormat(fresh));
+    };
+    // The summary names other keys than the rows (a reader would report the wrong keys as changed): refused.
+    expect((await openWith({ ...record.summary, keys: ['a', 'x', 'gone'] })).message).toMatch(/log record 2 .*malformed inline rows/);
     // Or another size (the compaction policy weighs sources by it).
-    writeFileSync(
-      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
-      `${JSON.stringify({ ...record, summary: undefined, inline: { ...record.summary, bytes: record.summary.bytes + 1 } })}\n${JSON.stringify({ inline: record.inline })}`,
-    );
-    error = await ltmError(openFormat(fresh));
-    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+    expect((await openWith({ ...record.summary, bytes: record.summary.bytes + 1 })).message).toMatch(/log record 2 .*malformed inline rows/);
     // A summary without its rows line, or a malformed summary, too.
-    writeFileSync(join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`), JSON.stringify({ ...record, summary: undefined, inline: record.summary }));
-    error = await ltmError(openFormat(fresh));
-    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
-    writeFileSync(
-      join(fresh, 'ltm_store', '_log', `${'2'.padStart(20, '0')}.json`),
-      `${JSON.stringify({ ...record, summary: undefined, inline: { ...record.summary, rows: 2 } })}\n${JSON.stringify({ inline: record.inline })}`,
-    );
-    error = await ltmError(openFormat(fresh));
-    expect(error.message).toMatch(/log record 2 .*malformed inline rows/);
+    expect((await openWith(record.summary, null)).message).toMatch(/log record 2 .*malformed inline rows/);
+    expect((await openWith({ ...record.summary, rows: 2 })).message).toMatch(/log record 2 .*malformed inline rows/);
 
     // A store created by the version 3 code keeps its records on one line, and plain DuckDB reads them too.
     const old = store();
@@ -237,7 +226,7 @@ describe('commit log', () => {
     writeFileSync(join(old, 'ltm_store', '_ltm_format.json'), JSON.stringify({ format: 'ltm-parquet', version: 3, createdAt: new Date(T0).toISOString(), retentionMs: 3_600_000 }));
     const v3 = await open(old);
     await v3.format.commit(batchOf([entry('x'), entry('y')]));
-    const text = readFileSync(join(old, 'ltm_store', '_log', `${'1'.padStart(20, '0')}.json`), 'utf8');
+    const text = readFileSync(recordFile(old, 1), 'utf8');
     expect(text).not.toContain('\n');
     expect(JSON.parse(text)).toMatchObject({ version: 3, inline: { entries: [{ key: 'x' }, { key: 'y' }] } });
     expect(Object.keys(await (await open(old)).entries())).toEqual(['x', 'y']);

@@ -113,3 +113,26 @@ describe('batched mode', () => {
     expect(r.commits.map((c) => c.puts.map((p) => p.key))).toEqual([['a'], ['b']]);
   });
 });
+
+describe('commitComing', () => {
+  it('tells the format of each commit before the commit reads its keys and builds its rows', async () => {
+    const events: string[] = [];
+    const pipeline = new WritePipeline({
+      readLive: async (keys) => {
+        events.push(`readLive ${keys.join(',')}`);
+        return new Map();
+      },
+      commitComing: () => events.push('coming'),
+      commit: async (batch) => {
+        events.push(`commit ${batch.puts.map((p) => p.key).join(',')}`);
+      },
+      indexRows: (row) => {
+        events.push(`index ${row.key}`);
+        return { terms: [], doc: { key: row.key, length: 0, extraLength: 0 } };
+      },
+    });
+    await pipeline.submit([put('a')]);
+    await Promise.all([pipeline.submit([put('b')]), pipeline.submit([put('c')])]);
+    expect(events).toEqual(['coming', 'readLive a', 'index a', 'commit a', 'coming', 'readLive b,c', 'index b', 'index c', 'commit b,c']);
+  });
+});

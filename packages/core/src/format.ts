@@ -94,6 +94,11 @@ export interface StorageFormat<Engine = unknown> {
   relation(name: RelationName): string;
   /** Makes the batch durable and visible atomically. Rejects with `LTMError` (`read_only`, ...). */
   commit(batch: CommitBatch): Promise<void>;
+  /**
+   * Optional: a commit is coming (its batch is being prepared). A format whose commit first has to find the end
+   * of a shared log can start looking now, while the batch is built.
+   */
+  commitComing?(): void;
   /** Picks up other writers' commits; resolves `true` when something changed. */
   refresh(): Promise<boolean>;
   /**

@@ -244,6 +244,12 @@ interface Opened {
   catalogName: string;
 }
 
+/** A log record a listing showed, and how to read it (a `skip` needs no read). */
+interface ListedRecord {
+  seq: number;
+  read: () => Promise<LogRecord | undefined>;
+}
+
 /** What a record added and removed, remembered so vacuum need not read it back. */
 interface SegmentHistory {
   added: string | null;
@@ -307,6 +313,8 @@ export class ParquetFormat implements StorageFormat<Engine> {
   private contendedAt = -Infinity;
   /** See `claimSpread`. */
   private spreadWidth = 1;
+  /** A listing of the log started by `commitComing`, for the next commit's first claim. */
+  private comingListing: { startedAt: number; listed: Promise<ListedRecord[] | undefined> } | undefined;
   /** Writers whose commits this process applied lately, and when (performance.now()): see `claimSpread`. */
   private readonly recentWriters = new Map<string, number>();
   private readonly listeners = new Set<ParquetFormatChangeListener>();
@@ -413,6 +421,22 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const { names } = this.opened();
     if (!RELATIONS.includes(name)) throw new LTMError('validation_error', `unknown relation ${JSON.stringify(name)}`);
     return `${names.catalog}.main.${name}`;
+  }
+
+  /**
+   * Under contention, lists the log's end while the coming commit's batch is prepared, so that its first claim
+   * knows the end. A commit of a writer alone at the moment claims the next number without listing.
+   */
+  commitComing(): void {
+    const store = this.opened_?.store;
+    if (store === undefined || this.closed || !this.writable || this.damaged || this.storeVersion() < SPREAD_CLAIMS_VERSION) return;
+    if (performance.now() - this.contendedAt >= SPREAD_WINDOW_MS) return;
+    const from = this.state.seq;
+    const listed = store
+      .list(LOG_PREFIX, recordKey(from))
+      .then((objects) => this.listedRecords(objects, from))
+      .catch(() => undefined);
+    this.comingListing = { startedAt: performance.now(), listed };
   }
 
   async commit(batch: CommitBatch): Promise<void> {
@@ -715,10 +739,25 @@ export class ParquetFormat implements StorageFormat<Engine> {
      * in a version 3 store, where the log advances several numbers per round trip, every loss lists again.
      * A listing starts after this writer's snapshot, so it also shows which numbers below the end are free.
      */
-    let listing: Promise<ReturnType<ParquetFormat['listedRecords']> | undefined> | undefined;
+    let listing: Promise<ListedRecord[] | undefined> | undefined;
     let listings = 0;
     /** The highest number the last listing showed: the numbers below it that it did not show were free then. */
     let listedUpTo = 0;
+    const coming = record.kind === 'commit' ? this.comingListing : undefined;
+    this.comingListing = undefined;
+    if (coming !== undefined && performance.now() - coming.startedAt < SPREAD_WINDOW_MS) {
+      // Listed while the batch was prepared (`commitComing`): the first claim knows the end of the log.
+      const listed = await coming.listed;
+      if (listed !== undefined) {
+        knowsEnd = true;
+        listings++;
+        for (const { seq: number, read } of listed) {
+          if (number <= this.state.seq) continue;
+          readTaken(number, read);
+          listedUpTo = Math.max(listedUpTo, number);
+        }
+      }
+    }
     for (let attempt = 0; attempt < attempts; attempt++) {
       if (!stillValid()) return 'conflict';
       if (segmentWrittenAt !== undefined && performance.now() - segmentWrittenAt > this.orphanGraceMs() / 2) {
@@ -930,7 +969,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
   }
 
   /** The log records in a listing, in order; a `skip` shows as an empty object and needs no read. */
-  private listedRecords(objects: readonly ObjectInfo[], after: number): { seq: number; read: () => Promise<LogRecord | undefined> }[] {
+  private listedRecords(objects: readonly ObjectInfo[], after: number): ListedRecord[] {
     const skips = this.storeVersion() >= SPREAD_CLAIMS_VERSION;
     return objects.flatMap((object) => {
       const seq = seqOfKey(object.key);

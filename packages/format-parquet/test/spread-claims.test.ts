@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { ObjectStore } from '../src/index.js';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, readRecordFile, recordFile, scratch, writeRecordFile } from './helpers.js';
 
@@ -201,6 +202,87 @@ describe('spread claims (version 3 stores)', () => {
     expect(await outcome(1)).toMatchObject({ record: { kind: 'commit' }, calls: ['get 1'] });
     expect(isSkip(dir, 3)).toBe(true);
     expect(record(dir, 1)).toMatchObject({ kind: 'commit' });
+  });
+
+  test('under contention, commitComing lists the log while the batch is prepared, so the first claim knows the end', async () => {
+    const { dir, a, b } = await contended(2);
+    const calls: string[] = [];
+    const intercepted = a.format as unknown as { opened_: { store: ObjectStore } };
+    const inner = intercepted.opened_.store;
+    intercepted.opened_.store = new Proxy(inner, {
+      get(target, property) {
+        const member = Reflect.get(target, property) as unknown;
+        if (typeof member !== 'function') return member;
+        return (...args: unknown[]) => {
+          if (property === 'list' || property === 'putIfAbsent') calls.push(`${String(property)} ${property === 'list' ? '' : logNumber(args[0])}`.trim());
+          return (member as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    // b commits three records a has not read: a's next number it knows is taken.
+    for (let i = 0; i < 3; i++) await b.format.commit(batchOf([entry(`b-late-${i}`)]));
+    const end = Math.max(...logNumbers(dir));
+    vi.spyOn(Math, 'random').mockReturnValue(0); // the first of the numbers a may spread over: right after the end
+    const lost = a.format.stats().lostRaces;
+    a.format.commitComing();
+    await a.format.commit(batchOf([entry('a-informed')]));
+    expect(calls).toEqual(['list', `putIfAbsent ${end + 1}`]);
+    expect(a.format.stats().lostRaces).toBe(lost);
+    expect(record(dir, end + 1)).toMatchObject({ kind: 'commit', inline: { entries: [{ key: 'a-informed' }] } });
+
+    // A commit without commitComing (or a writer not contended) claims blind: a's next number is b's now.
+    await b.format.commit(batchOf([entry('b-later')]));
+    calls.length = 0;
+    await a.format.commit(batchOf([entry('a-blind')]));
+    expect(calls[0]).toBe(`putIfAbsent ${end + 2}`);
+    expect(a.format.stats().lostRaces).toBe(lost + 1);
+  });
+
+  test('a number the listing showed free but another writer took before the claim won is read once, not created first', async () => {
+    const { dir, a, b } = await contended(2);
+    const end = Math.max(...logNumbers(dir));
+    await b.format.refresh(); // b's next number is end + 1
+    // A record past a hole: the listing shows end + 2 taken and end + 1 free.
+    writeFileSync(recordFile(dir, end + 2), readFileSync(recordFile(dir, end)));
+    const calls: string[] = [];
+    const intercepted = a.format as unknown as { opened_: { store: ObjectStore } };
+    const inner = intercepted.opened_.store;
+    let racing = true;
+    intercepted.opened_.store = new Proxy(inner, {
+      get(target, property) {
+        const member = Reflect.get(target, property) as unknown;
+        if (typeof member !== 'function') return member;
+        return async (...args: unknown[]) => {
+          if (property === 'get' || property === 'putIfAbsent') calls.push(`${String(property)} ${logNumber(args[0])}`);
+          if (property === 'putIfAbsent' && racing) {
+            racing = false;
+            await b.format.commit(batchOf([entry('b-in-the-hole')])); // b's next number is the hole
+          }
+          return (member as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    vi.spyOn(Math, 'random').mockReturnValue(0.5); // past the listed end, not the free number
+    a.format.commitComing();
+    await a.format.commit(batchOf([entry('a-past-the-hole')]));
+    expect(record(dir, end + 1)).toMatchObject({ kind: 'commit', inline: { entries: [{ key: 'b-in-the-hole' }] } });
+    expect(calls.filter((call) => call.endsWith(` ${end + 1}`))).toEqual([`get ${end + 1}`]);
+    expect(Object.keys(await a.entries())).toContain('b-in-the-hole');
+  });
+
+  test('a writer that has not lost a race lately does not list for a coming commit', async () => {
+    const dir = store();
+    const calls: string[] = [];
+    const logged = await interceptedStore(dir, (method, args, call) => {
+      calls.push(method);
+      return call(...args);
+    });
+    const a = await open(dir, { objectStore: logged });
+    await a.format.commit(batchOf([entry('one')]));
+    calls.length = 0;
+    a.format.commitComing();
+    await a.format.commit(batchOf([entry('two')]));
+    expect(calls).toEqual(['putIfAbsent']);
   });
 
   test('a version 2 store never spreads: contended writers keep claiming the next number, with no skip records', async () => {

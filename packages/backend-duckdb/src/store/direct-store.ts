@@ -65,6 +65,7 @@ export class DirectStore implements Store {
     this.pipeline = new WritePipeline({
       readLive: (keys, now) => this.readLive(keys, now),
       commit: (batch) => this.format.commit(batch),
+      commitComing: () => this.format.commitComing?.(),
       indexRows: indexRowsOf,
     }, options.pipeline);
     const cacheBytes = options.cacheBytes ?? DEFAULT_CACHE_BYTES;

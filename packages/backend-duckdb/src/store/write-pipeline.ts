@@ -21,6 +21,8 @@ export interface PipelineDeps {
   /** Created-at (epoch ms) of the keys among `keys` that hold a live entry at `now`. */
   readLive(keys: string[], now: number): Promise<Map<string, number>>;
   commit(batch: CommitBatch): Promise<void>;
+  /** Called as a commit starts, before its keys are read and its rows built (see `StorageFormat.commitComing`). */
+  commitComing?(): void;
   /** Search index rows of a put. */
   indexRows(row: EntryRow): IndexRows;
 }
@@ -148,6 +150,7 @@ export class WritePipeline {
   }
 
   private async commitGroups(groups: Group[]): Promise<void> {
+    this.deps.commitComing?.();
     const now = Math.max(Date.now(), this.lastNow + 1);
     this.lastNow = now;
     const keys = [...new Set(groups.flatMap((g) => g.ops.map((op) => op.key)))];

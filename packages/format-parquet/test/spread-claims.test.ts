@@ -238,7 +238,7 @@ describe('spread claims (version 3 stores)', () => {
     expect(a.format.stats().lostRaces).toBe(lost + 1);
   });
 
-  test('a number the listing showed free but another writer took before the claim won is read once, not created first', async () => {
+  test('a contended claim goes past the listed end, not into a number the listing showed free; one taken before the claim won is read once, not created first', async () => {
     const { dir, a, b } = await contended(2);
     const end = Math.max(...logNumbers(dir));
     await b.format.refresh(); // b's next number is end + 1
@@ -262,9 +262,12 @@ describe('spread claims (version 3 stores)', () => {
         };
       },
     });
-    vi.spyOn(Math, 'random').mockReturnValue(0.5); // past the listed end, not the free number
+    (a.format as unknown as { spreadWidth: number }).spreadWidth = 2; // a spreads over 2 numbers (2 writers)
+    vi.spyOn(Math, 'random').mockReturnValue(0); // the first number a may try
     a.format.commitComing();
     await a.format.commit(batchOf([entry('a-past-the-hole')]));
+    expect(calls.filter((call) => call.startsWith('putIfAbsent'))).toEqual([`putIfAbsent ${end + 3}`]);
+    expect(record(dir, end + 3)).toMatchObject({ kind: 'commit', inline: { entries: [{ key: 'a-past-the-hole' }] } });
     expect(record(dir, end + 1)).toMatchObject({ kind: 'commit', inline: { entries: [{ key: 'b-in-the-hole' }] } });
     expect(calls.filter((call) => call.endsWith(` ${end + 1}`))).toEqual([`get ${end + 1}`]);
     expect(Object.keys(await a.entries())).toContain('b-in-the-hole');

@@ -16,6 +16,23 @@ const record = (dir: string, seq: number) => readRecordFile(dir, seq) as { kind:
 const isSkip = (dir: string, seq: number) => readFileSync(recordFile(dir, seq)).byteLength === 0;
 const logNumbers = (dir: string) => readdirSync(join(dir, 'ltm_store', '_log')).filter((name) => /^\d{20}\.json$/.test(name)).map(Number.parseFloat);
 
+/** Routes an open writer's log calls (`get`, `putIfAbsent`, `list`) through `around`, to see them or to act before one goes out. */
+function aroundStore(writer: { format: unknown }, around: (method: string, args: unknown[]) => Promise<void> | void): void {
+  const format = writer.format as { opened_: { store: ObjectStore } };
+  const inner = format.opened_.store;
+  format.opened_.store = new Proxy(inner, {
+    get(target, property) {
+      const member = Reflect.get(target, property) as unknown;
+      if (typeof member !== 'function') return member;
+      if (property !== 'get' && property !== 'putIfAbsent' && property !== 'list') return (member as (...a: unknown[]) => unknown).bind(target);
+      return async (...args: unknown[]) => {
+        await around(String(property), args);
+        return (member as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
 /**
  * Writers `a` and `b` of the store at `dir`; `race(n)` makes b commit just before each of a's next `n` log writes,
  * so a loses those numbers. `duringFill(seq)` runs before a's `skip` records (empty bodies) go to the store.
@@ -207,17 +224,9 @@ describe('spread claims (version 3 stores)', () => {
   test('under contention, commitComing lists the log while the batch is prepared, so the first claim knows the end', async () => {
     const { dir, a, b } = await contended(2);
     const calls: string[] = [];
-    const intercepted = a.format as unknown as { opened_: { store: ObjectStore } };
-    const inner = intercepted.opened_.store;
-    intercepted.opened_.store = new Proxy(inner, {
-      get(target, property) {
-        const member = Reflect.get(target, property) as unknown;
-        if (typeof member !== 'function') return member;
-        return (...args: unknown[]) => {
-          if (property === 'list' || property === 'putIfAbsent') calls.push(`${String(property)} ${property === 'list' ? '' : logNumber(args[0])}`.trim());
-          return (member as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
+    aroundStore(a, (method, args) => {
+      if (method === 'list') calls.push('list');
+      if (method === 'putIfAbsent') calls.push(`putIfAbsent ${logNumber(args[0])}`);
     });
     // b commits three records a has not read: a's next number it knows is taken.
     for (let i = 0; i < 3; i++) await b.format.commit(batchOf([entry(`b-late-${i}`)]));
@@ -245,22 +254,13 @@ describe('spread claims (version 3 stores)', () => {
     // A record past a hole: the listing shows end + 2 taken and end + 1 free.
     writeFileSync(recordFile(dir, end + 2), readFileSync(recordFile(dir, end)));
     const calls: string[] = [];
-    const intercepted = a.format as unknown as { opened_: { store: ObjectStore } };
-    const inner = intercepted.opened_.store;
     let racing = true;
-    intercepted.opened_.store = new Proxy(inner, {
-      get(target, property) {
-        const member = Reflect.get(target, property) as unknown;
-        if (typeof member !== 'function') return member;
-        return async (...args: unknown[]) => {
-          if (property === 'get' || property === 'putIfAbsent') calls.push(`${String(property)} ${logNumber(args[0])}`);
-          if (property === 'putIfAbsent' && racing) {
-            racing = false;
-            await b.format.commit(batchOf([entry('b-in-the-hole')])); // b's next number is the hole
-          }
-          return (member as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
+    aroundStore(a, async (method, args) => {
+      if (method === 'get' || method === 'putIfAbsent') calls.push(`${method} ${logNumber(args[0])}`);
+      if (method === 'putIfAbsent' && racing) {
+        racing = false;
+        await b.format.commit(batchOf([entry('b-in-the-hole')])); // b's next number is the hole
+      }
     });
     (a.format as unknown as { spreadWidth: number }).spreadWidth = 2; // a spreads over 2 numbers (2 writers)
     vi.spyOn(Math, 'random').mockReturnValue(0); // the first number a may try

@@ -431,12 +431,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const store = this.opened_?.store;
     if (store === undefined || this.closed || !this.writable || this.damaged || this.storeVersion() < SPREAD_CLAIMS_VERSION) return;
     if (performance.now() - this.contendedAt >= SPREAD_WINDOW_MS) return;
-    const from = this.state.seq;
-    const listed = store
-      .list(LOG_PREFIX, recordKey(from))
-      .then((objects) => this.listedRecords(objects, from))
-      .catch(() => undefined);
-    this.comingListing = { startedAt: performance.now(), listed };
+    this.comingListing = { startedAt: performance.now(), listed: this.listLog(store) };
   }
 
   async commit(batch: CommitBatch): Promise<void> {
@@ -800,11 +795,7 @@ export class ParquetFormat implements StorageFormat<Engine> {
         if (listings === 0 || (contended && this.storeVersion() >= SPREAD_CLAIMS_VERSION)) {
           // Listed while another number is tried at once (which wins when this writer was one behind).
           listings++;
-          const from = this.state.seq;
-          listing = store
-            .list(LOG_PREFIX, recordKey(from))
-            .then((objects) => this.listedRecords(objects, from))
-            .catch(() => undefined);
+          listing = this.listLog(store);
         }
         continue;
       }
@@ -953,6 +944,15 @@ export class ParquetFormat implements StorageFormat<Engine> {
     const { store } = this.opened();
     const bytes = await store.get(recordKey(seq));
     return bytes === undefined ? undefined : decodeRecord(bytes, seq, store.location, this.storeVersion(), () => this.counters.inlineRowsDecoded++);
+  }
+
+  /** The log records past this writer's snapshot, listed; `undefined` if the listing failed (it only informs a claim). */
+  private listLog(store: ObjectStore): Promise<ListedRecord[] | undefined> {
+    const from = this.state.seq;
+    return store
+      .list(LOG_PREFIX, recordKey(from))
+      .then((objects) => this.listedRecords(objects, from))
+      .catch(() => undefined);
   }
 
   /** The log records in a listing, in order; a `skip` shows as an empty object and needs no read. */

@@ -111,16 +111,18 @@ export async function ltmError(promise: Promise<unknown>): Promise<LTMError> {
 }
 
 type Intercepted = 'get' | 'putIfAbsent' | 'list';
+type Around = (method: Intercepted, args: unknown[], call: (...args: unknown[]) => Promise<unknown>) => Promise<unknown>;
 
 /**
  * The object store of the format at `dir` with `around(method, args, call)` in front of its `get`, `putIfAbsent`
  * and `list`: it sees each call's arguments and answers for it, usually with `call(...args)` (the store's own).
  */
-export async function interceptedStore(
-  dir: string,
-  around: (method: Intercepted, args: unknown[], call: (...args: unknown[]) => Promise<unknown>) => Promise<unknown>,
-): Promise<ObjectStore> {
-  const inner = await openObjectStore(dir, 'ltm_store', {});
+export async function interceptedStore(dir: string, around: Around): Promise<ObjectStore> {
+  return intercept(await openObjectStore(dir, 'ltm_store', {}), around);
+}
+
+/** `inner` with `around` in front of its `get`, `putIfAbsent` and `list` (see `interceptedStore`). */
+export function intercept(inner: ObjectStore, around: Around): ObjectStore {
   return new Proxy(inner, {
     get(target, property) {
       const member = Reflect.get(target, property) as unknown;

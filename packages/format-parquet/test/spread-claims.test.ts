@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import type { ObjectStore } from '../src/index.js';
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { T0, batchOf, entry, interceptedStore, logNumber, ltmError, readRecordFile, recordFile, scratch, writeRecordFile } from './helpers.js';
+import { T0, batchOf, entry, intercept, interceptedStore, logNumber, ltmError, readRecordFile, recordFile, scratch, writeRecordFile } from './helpers.js';
 
 const { store, open } = scratch('ltm-spread-');
 
@@ -16,21 +16,10 @@ const record = (dir: string, seq: number) => readRecordFile(dir, seq) as { kind:
 const isSkip = (dir: string, seq: number) => readFileSync(recordFile(dir, seq)).byteLength === 0;
 const logNumbers = (dir: string) => readdirSync(join(dir, 'ltm_store', '_log')).filter((name) => /^\d{20}\.json$/.test(name)).map(Number.parseFloat);
 
-/** Routes an open writer's log calls (`get`, `putIfAbsent`, `list`) through `around`, to see them or to act before one goes out. */
-function aroundStore(writer: { format: unknown }, around: (method: string, args: unknown[]) => Promise<void> | void): void {
+/** Puts `around` (see `interceptedStore`) in front of an open writer's log calls. */
+function aroundStore(writer: { format: unknown }, around: Parameters<typeof intercept>[1]): void {
   const format = writer.format as { opened_: { store: ObjectStore } };
-  const inner = format.opened_.store;
-  format.opened_.store = new Proxy(inner, {
-    get(target, property) {
-      const member = Reflect.get(target, property) as unknown;
-      if (typeof member !== 'function') return member;
-      if (property !== 'get' && property !== 'putIfAbsent' && property !== 'list') return (member as (...a: unknown[]) => unknown).bind(target);
-      return async (...args: unknown[]) => {
-        await around(String(property), args);
-        return (member as (...a: unknown[]) => unknown).apply(target, args);
-      };
-    },
-  });
+  format.opened_.store = intercept(format.opened_.store, around);
 }
 
 /**
@@ -224,9 +213,10 @@ describe('spread claims (version 3 stores)', () => {
   test('under contention, commitComing lists the log while the batch is prepared, so the first claim knows the end', async () => {
     const { dir, a, b } = await contended(2);
     const calls: string[] = [];
-    aroundStore(a, (method, args) => {
+    aroundStore(a, (method, args, call) => {
       if (method === 'list') calls.push('list');
       if (method === 'putIfAbsent') calls.push(`putIfAbsent ${logNumber(args[0])}`);
+      return call(...args);
     });
     // b commits three records a has not read: a's next number it knows is taken.
     for (let i = 0; i < 3; i++) await b.format.commit(batchOf([entry(`b-late-${i}`)]));
@@ -255,12 +245,13 @@ describe('spread claims (version 3 stores)', () => {
     writeFileSync(recordFile(dir, end + 2), readFileSync(recordFile(dir, end)));
     const calls: string[] = [];
     let racing = true;
-    aroundStore(a, async (method, args) => {
+    aroundStore(a, async (method, args, call) => {
       if (method === 'get' || method === 'putIfAbsent') calls.push(`${method} ${logNumber(args[0])}`);
       if (method === 'putIfAbsent' && racing) {
         racing = false;
         await b.format.commit(batchOf([entry('b-in-the-hole')])); // b's next number is the hole
       }
+      return call(...args);
     });
     (a.format as unknown as { spreadWidth: number }).spreadWidth = 2; // a spreads over 2 numbers (2 writers)
     vi.spyOn(Math, 'random').mockReturnValue(0); // the first number a may try
